@@ -1,0 +1,146 @@
+//! capdeck's command line: which command, then hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use capdeck::cli;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "capdeck",
+    version,
+    about = "Terminal capacity cockpit: headroom, time to breach, scaling steps and runbooks"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Configuration file (default: ./capdeck.toml, then
+    /// $XDG_CONFIG_HOME/capdeck/config.toml, then the embedded example).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Let the demo simulator stand in for every source.
+    #[arg(long, global = true)]
+    demo: bool,
+    /// The demo simulator's seed.
+    #[arg(long, global = true, value_name = "N")]
+    seed: Option<u64>,
+    /// Run demo time N times faster than real time.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1.0)]
+    speed: f64,
+    /// Evaluate at this instant (RFC 3339) instead of now; the clock stands still.
+    #[arg(long, global = true, value_name = "TIME")]
+    now: Option<String>,
+    /// Colour theme: a name from themes/ or a file.
+    #[arg(long, global = true, value_name = "NAME")]
+    theme: Option<String>,
+    /// Draw charts with ASCII instead of Braille.
+    #[arg(long, global = true)]
+    ascii: bool,
+    /// Capture the mouse.
+    #[arg(long, global = true)]
+    mouse: bool,
+    /// Print the effective configuration and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One line per trigger; exit 0 ok, 1 warn, 2 scale or critical, 3 unknown.
+    Check {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Capacity report: headroom, time to breach, due scaling steps, cost.
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate a configuration file (default: the one capdeck would use).
+    Check { file: Option<PathBuf> },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum ReportFormat {
+    Md,
+    Json,
+}
+
+fn options(g: &Global) -> Result<cli::Options> {
+    let now_ms = g
+        .now
+        .as_deref()
+        .map(capdeck::time::parse_rfc3339)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    Ok(cli::Options {
+        config: g.config.clone(),
+        demo: g.demo,
+        seed: g.seed,
+        speed: g.speed,
+        now_ms,
+        theme: g.theme.clone(),
+        ascii: g.ascii,
+        mouse: g.mouse,
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let opts = options(&cli.global)?;
+    if cli.global.print_config {
+        let loaded = cli::load(&opts)?;
+        print!("{}", cli::effective_config_text(&loaded));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match cli.command {
+        None => cli::tui(&opts),
+        Some(Command::Check { format }) => cli::check(&opts, matches!(format, Format::Json)),
+        Some(Command::Report { format }) => {
+            cli::report(&opts, matches!(format, ReportFormat::Json))
+        }
+        Some(Command::Config {
+            command: ConfigCommand::Check { file },
+        }) => cli::config_check(file.as_deref().or(opts.config.as_deref())),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `check` speaks the Nagios convention: a failure to check is UNKNOWN.
+    let failure = if matches!(cli.command, Some(Command::Check { .. })) {
+        3
+    } else {
+        1
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("capdeck: {e:#}");
+            ExitCode::from(failure)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Headless faces of the snapshot: `report` (JSON or Markdown) and `check`
+//! (one line per trigger, Nagios exit codes).
+
+use std::fmt::Write as _;
+
+use crate::capacity::{Snapshot, State, TriggerStatus};
+use crate::forecast::Breach;
+use crate::time::human_secs;
+use crate::units::{format_value, money, percent};
+
+/// The snapshot as pretty JSON: the stable, documented field names.
+pub fn json(s: &Snapshot) -> String {
+    serde_json::to_string_pretty(s).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn opt_value(v: Option<f64>, unit: &str) -> String {
+    v.map(|v| format_value(v, unit))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// Time to breach as the overview shows it: `ETA 3d [1d–6d]`.
+pub fn eta_text(t: &TriggerStatus) -> String {
+    match t.forecast.as_ref().map(|f| &f.breach) {
+        None => "—".into(),
+        Some(Breach::Breached) => "now".into(),
+        Some(Breach::Forecast {
+            p10_s,
+            p50_s,
+            p90_s,
+            ..
+        }) => format!(
+            "{} [{}–{}]",
+            human_secs(*p50_s),
+            human_secs(*p10_s),
+            p90_s.map(human_secs).unwrap_or_else(|| ">horizon".into())
+        ),
+        Some(Breach::NoBreachWithinHorizon { .. }) => "none in horizon".into(),
+        Some(Breach::NotTrending) => "not trending".into(),
+        Some(Breach::InsufficientData) => "too little data".into(),
+    }
+}
+
+/// A Markdown capacity report, for a ticket or a weekly review.
+pub fn markdown(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Capacity report: {}\n", s.platform);
+    let _ = writeln!(
+        out,
+        "Generated {} (times in {}).\n",
+        s.generated_at, s.timezone
+    );
+    let counts = |st: State| s.triggers.iter().filter(|t| t.state == st).count();
+    let _ = writeln!(
+        out,
+        "{} triggers: {} critical, {} at scale, {} warn, {} ok, {} stale, {} unknown.\n",
+        s.triggers.len(),
+        counts(State::Critical),
+        counts(State::Scale),
+        counts(State::Warn),
+        counts(State::Ok),
+        counts(State::Stale),
+        counts(State::Unknown)
+    );
+    let _ = writeln!(out, "## Triggers, least headroom first\n");
+    let _ = writeln!(
+        out,
+        "| state | trigger | value / capacity | used | headroom | time to breach | lead time |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for t in &s.triggers {
+        let _ = writeln!(
+            out,
+            "| {} | {} ({}) | {} / {} | {} | {} ({}) | {} | {} |",
+            t.state.word(),
+            t.title,
+            t.key(),
+            opt_value(t.value, &t.unit),
+            opt_value(t.capacity, &t.unit),
+            t.utilization.map(percent).unwrap_or_else(|| "—".into()),
+            opt_value(t.headroom, &t.unit),
+            t.headroom_pct.map(percent).unwrap_or_else(|| "—".into()),
+            eta_text(t),
+            human_secs(t.lead_time_seconds),
+        );
+    }
+    let due: Vec<_> = s
+        .triggers
+        .iter()
+        .filter_map(|t| t.policy.as_ref().filter(|p| p.due).map(|p| (t, p)))
+        .collect();
+    let _ = writeln!(out, "\n## Scaling steps due\n");
+    if due.is_empty() {
+        let _ = writeln!(out, "None.");
+    }
+    for (t, p) in due {
+        let cost = match (p.cost_month_now, p.cost_month_after) {
+            (Some(a), Some(b)) => {
+                format!(": {} → {}", money(a, &p.currency), money(b, &p.currency))
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "- **{}** ({}): {}{cost}", t.title, t.key(), p.action);
+    }
+    let broken: Vec<_> = s.sources.iter().filter(|h| !h.ok).collect();
+    if !broken.is_empty() {
+        let _ = writeln!(out, "\n## Sources with errors\n");
+        for h in broken {
+            let _ = writeln!(
+                out,
+                "- `{}`: {}",
+                h.name,
+                h.last_error.as_deref().unwrap_or("failing")
+            );
+        }
+    }
+    out
+}
+
+/// One line per trigger, worst first, and the Nagios exit code of the worst.
+pub fn check_lines(s: &Snapshot) -> (Vec<String>, i32) {
+    let mut triggers: Vec<&TriggerStatus> = s.triggers.iter().collect();
+    triggers.sort_by_key(|t| std::cmp::Reverse(t.state.exit_code()));
+    let lines = triggers
+        .iter()
+        .map(|t| {
+            let detail = match (t.value, t.capacity, t.utilization) {
+                (Some(v), Some(c), Some(u)) => format!(
+                    "{} / {} ({} used, headroom {})",
+                    format_value(v, &t.unit),
+                    format_value(c, &t.unit),
+                    percent(u),
+                    opt_value(t.headroom, &t.unit)
+                ),
+                _ => t.error.clone().unwrap_or_else(|| "no data".into()),
+            };
+            format!("{:<7} {} {detail}", t.state.word(), t.key())
+        })
+        .collect();
+    let code = s
+        .triggers
+        .iter()
+        .map(|t| t.state.exit_code())
+        .max()
+        .unwrap_or(3);
+    (lines, code)
+}

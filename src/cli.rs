@@ -83,7 +83,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// and `check` print, and what the overview shows after its backfill.
 pub fn snapshot_once(loaded: &Loaded, clock: &Clock) -> Result<(Snapshot, Observations)> {
     let config = &loaded.config;
-    let sources = build_sources(config).map_err(anyhow::Error::msg)?;
+    let sources = build_sources(config, clock).map_err(anyhow::Error::msg)?;
     let poller = Arc::new(Poller::new(config, sources));
     let queries = trigger_queries(config);
     let rt = runtime()?;

@@ -173,7 +173,7 @@ fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
                 }
             }
             Seg::Index(i) => {
-                let Some(item) = array.and_then(|a| a.iter().nth(*i)) else {
+                let Some(item) = array.and_then(|a| a.get(*i)) else {
                     break;
                 };
                 span = item.span();
@@ -192,7 +192,11 @@ fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
 
 /// The table header (`[cockpit]`, `[[domain.trigger]]`) in force at `offset`.
 fn table_at(text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
+    // Up to the end of the offset's line: a table's own span starts at its header.
+    let end = text[offset.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i);
+    let before = &text[..end];
     for line in before.lines().rev() {
         let l = line.trim();
         if l.starts_with('[') {
@@ -497,7 +501,7 @@ fn validate(c: &Config) -> Vec<(Vec<Seg>, String)> {
                 if let Some(m) = msg {
                     out.push((at("policy"), format!("trigger `{name}`: {m}")));
                 }
-                if p.unit_cost_month.is_some_and(|c| !(c >= 0.0)) {
+                if p.unit_cost_month.is_some_and(|c| c.is_nan() || c < 0.0) {
                     out.push((
                         at("policy"),
                         format!("trigger `{name}`: `unit_cost_month` must be at least 0"),

@@ -14,7 +14,7 @@ use crate::config::{Config, SourceKind};
 use crate::series::{Labels, Sample};
 
 pub use demo::DemoSource;
-pub use poller::{Answered, Poller, SourceEvent, backfill_step_ms};
+pub use poller::{Answered, Poller, Sink, SourceEvent, backfill_step_ms};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -130,15 +130,20 @@ pub fn labels_text(labels: &Labels) -> String {
 }
 
 /// Builds the sources a configuration names. Kinds whose client this build
-/// does not have yet are reported, not silently replaced.
-pub fn build_sources(config: &Config) -> Result<Vec<Arc<dyn Source>>, String> {
+/// does not have yet are reported, not silently replaced. The demo is
+/// anchored at the clock's start, so a fixed clock gives a fixed screen.
+pub fn build_sources(
+    config: &Config,
+    clock: &crate::time::Clock,
+) -> Result<Vec<Arc<dyn Source>>, String> {
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     for s in &config.sources {
         match s.kind {
-            SourceKind::Demo => out.push(Arc::new(DemoSource::new(
+            SourceKind::Demo => out.push(Arc::new(DemoSource::anchored(
                 config,
                 &s.name,
                 s.seed.unwrap_or(1),
+                clock.start_ms(),
             ))),
             other => {
                 return Err(format!(

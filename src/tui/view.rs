@@ -346,10 +346,15 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                 let tr = &app.snapshot.triggers[*idx];
                 let muted = matches!(tr.state, State::Stale | State::Unknown);
                 let base = if muted { t.muted } else { t.text };
-                let mut state_text = format!("{} {}", tr.state.glyph(app.ascii), tr.state.word());
-                if tr.urgent && !tr.state.is_breach() {
-                    state_text = format!("{} URG", State::Scale.glyph(app.ascii));
-                }
+                // A worse state waiting for `for` is shown as that state with an
+                // ellipsis: the threshold is crossed, the hold has not passed.
+                let (shown, state_text) = match tr.pending {
+                    _ if tr.urgent && !tr.state.is_breach() => {
+                        (State::Scale, format!("{} URG", State::Scale.glyph(app.ascii)))
+                    }
+                    Some(p) if !muted => (p, format!("{} {}…", p.glyph(app.ascii), p.word())),
+                    _ => (tr.state, format!("{} {}", tr.state.glyph(app.ascii), tr.state.word())),
+                };
                 let name = if app.grouped || matches!(app.screen, Screen::Domain(_)) {
                     format!("  {}", tr.title)
                 } else if wide {
@@ -377,11 +382,11 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                 let mut cells = vec![
                     Cell::from(Span::styled(
                         state_text,
-                        t.state(if tr.urgent && !tr.state.is_breach() {
-                            State::Scale
+                        if shown == tr.state {
+                            t.state(shown)
                         } else {
-                            tr.state
-                        }),
+                            t.state(shown).remove_modifier(Modifier::BOLD)
+                        },
                     )),
                     Cell::from(Span::styled(name, base)),
                     Cell::from(Span::styled(value, base)),

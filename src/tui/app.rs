@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
 
 use crate::capacity::{Snapshot, evaluate};
 use crate::config::Config;
@@ -132,6 +132,12 @@ impl App {
         match msg {
             Message::Term(Event::Key(k)) if k.kind == KeyEventKind::Press => self.key(k),
             Message::Term(Event::Resize(..)) => true,
+            // Only with --mouse: the wheel moves the selection.
+            Message::Term(Event::Mouse(m)) => match m.kind {
+                MouseEventKind::ScrollDown => self.act(Action::Down),
+                MouseEventKind::ScrollUp => self.act(Action::Up),
+                _ => false,
+            },
             Message::Term(_) => false,
             Message::Source(SourceEvent::Answered(a)) => {
                 if a.backfill {
@@ -230,6 +236,11 @@ impl App {
         let Some(action) = self.keymap.action(&k) else {
             return false;
         };
+        self.act(action)
+    }
+
+    /// Performs an action, from a key or the mouse wheel.
+    pub fn act(&mut self, action: Action) -> bool {
         if self.help {
             // Any action closes help; quit still quits.
             match action {

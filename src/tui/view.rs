@@ -349,11 +349,15 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                 // A worse state waiting for `for` is shown as that state with an
                 // ellipsis: the threshold is crossed, the hold has not passed.
                 let (shown, state_text) = match tr.pending {
-                    _ if tr.urgent && !tr.state.is_breach() => {
-                        (State::Scale, format!("{} URG", State::Scale.glyph(app.ascii)))
-                    }
+                    _ if tr.urgent && !tr.state.is_breach() => (
+                        State::Scale,
+                        format!("{} URG", State::Scale.glyph(app.ascii)),
+                    ),
                     Some(p) if !muted => (p, format!("{} {}…", p.glyph(app.ascii), p.word())),
-                    _ => (tr.state, format!("{} {}", tr.state.glyph(app.ascii), tr.state.word())),
+                    _ => (
+                        tr.state,
+                        format!("{} {}", tr.state.glyph(app.ascii), tr.state.word()),
+                    ),
                 };
                 let name = if app.grouped || matches!(app.screen, Screen::Domain(_)) {
                     format!("  {}", tr.title)

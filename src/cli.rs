@@ -171,3 +171,14 @@ pub fn tui(opts: &Options) -> Result<ExitCode> {
     crate::tui::run(loaded, opts)?;
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn rules(opts: &Options) -> Result<ExitCode> {
+    // The rules are for the real sources: the demo stand-in is not applied.
+    let loaded = config::discover(opts.config.as_deref())?;
+    let (yaml, skipped) = crate::report::rules::rules_yaml(&loaded.config);
+    print!("{yaml}");
+    for s in skipped {
+        eprintln!("capdeck: trigger `{s}` has no Prometheus query with a capacity: no rule");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -171,3 +171,49 @@ pub fn tui(opts: &Options) -> Result<ExitCode> {
     crate::tui::run(loaded, opts)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `capdeck backtest`: one line (text) or one JSON object per file and model.
+/// A file that cannot be read is reported and the others still run; the exit
+/// code is 1 when any file failed.
+pub fn backtest(
+    files: &[PathBuf],
+    season: &str,
+    holdout: &str,
+    origins: usize,
+    horizon: Option<usize>,
+    json: bool,
+) -> Result<ExitCode> {
+    use crate::forecast::backtest as bt;
+    let opts = bt::Options {
+        season: season.parse()?,
+        holdout: holdout.parse()?,
+        origins,
+        horizon,
+    };
+    if !json {
+        println!("{}", bt::text_header());
+    }
+    let mut failed = false;
+    for f in files {
+        match bt::backtest_file(f, &opts) {
+            Ok(rows) => {
+                for r in rows {
+                    if json {
+                        println!("{}", serde_json::to_string(&r)?);
+                    } else {
+                        println!("{}", bt::text_line(&r));
+                    }
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("capdeck backtest: {e}");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

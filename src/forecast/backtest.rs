@@ -222,9 +222,19 @@ fn fixed_models(
             label: "weekly",
         }));
     }
-    m.push(Box::new(models::Linear {
-        window: daily.unwrap_or(288),
+    let day = daily.unwrap_or(192);
+    m.push(Box::new(models::MedianLevel {
+        window: day,
+        label: "day",
     }));
+    if let Some(d) = daily {
+        m.push(Box::new(models::SeasonalProfile {
+            period: d,
+            cycles: 7,
+            label: "daily",
+        }));
+    }
+    m.push(Box::new(models::Linear { window: day }));
     m.push(Box::new(models::Ets));
     if !seasons.is_empty() {
         m.push(Box::new(models::Mstl {
@@ -355,7 +365,7 @@ pub fn backtest_series(
             daily,
             weekly,
             horizon: h,
-            origins: 3,
+            origins: select::CV_ORIGINS,
             seasons: given.clone(),
             only: None,
         };

@@ -245,11 +245,13 @@ impl Forecaster for SeasonalMedian {
         format!("seasonal_median_{}", self.label)
     }
     fn min_points(&self) -> usize {
-        self.period.max(1) * self.cycles.max(2)
+        self.period.max(1) * 2
     }
     fn fit(&self, y: &[f64]) -> Result<Box<dyn Fitted>, ModelError> {
         too_short(self, y.len())?;
-        let (m, k, n) = (self.period.max(1), self.cycles.max(2), y.len());
+        let (m, n) = (self.period.max(1), y.len());
+        // As many seasons as asked for and the data hold.
+        let k = self.cycles.max(2).min(n / m);
         let prof = Self::profile(y, n, m, k);
         let level: Vec<f64> = (0..m).map(prof).collect();
         // Errors of the same rule one season back, where the data allow.
@@ -260,6 +262,68 @@ impl Forecaster for SeasonalMedian {
             let f = Self::profile(y, start, m, k)(j);
             y[t] - f
         }));
+        Ok(Box::new(FlatFit {
+            level,
+            sigma,
+            grow: (m * k) as f64,
+        }))
+    }
+}
+
+/// The seasonal median's shape on today's level: per phase, the median
+/// over the last `cycles` seasons of the deviation from that season's own
+/// median, added to the median of the newest season. A level shift moves the
+/// level without bending the shape.
+#[derive(Debug, Clone)]
+pub struct SeasonalProfile {
+    pub period: usize,
+    pub cycles: usize,
+    pub label: &'static str,
+}
+
+impl SeasonalProfile {
+    /// Forecast profile from the `k` full cycles ending at `end`.
+    fn shape(y: &[f64], end: usize, m: usize, k: usize) -> Vec<f64> {
+        let starts: Vec<usize> = (1..=k).filter_map(|c| end.checked_sub(c * m)).collect();
+        let meds: Vec<f64> = starts
+            .iter()
+            .map(|s| stats::median(&y[*s..*s + m]))
+            .collect();
+        let level = meds.first().copied().unwrap_or(0.0);
+        (0..m)
+            .map(|j| {
+                let dev: Vec<f64> = starts
+                    .iter()
+                    .zip(&meds)
+                    .map(|(s, md)| y[s + j] - md)
+                    .collect();
+                level + stats::median(&dev)
+            })
+            .collect()
+    }
+}
+
+impl Forecaster for SeasonalProfile {
+    fn name(&self) -> String {
+        format!("seasonal_profile_{}", self.label)
+    }
+    fn min_points(&self) -> usize {
+        self.period.max(1) * 2
+    }
+    fn fit(&self, y: &[f64]) -> Result<Box<dyn Fitted>, ModelError> {
+        too_short(self, y.len())?;
+        let (m, n) = (self.period.max(1), y.len());
+        // As many seasons as asked for and the data hold.
+        let k = self.cycles.max(2).min(n / m);
+        let level = Self::shape(y, n, m, k);
+        // The rule's errors one season back (its profile from the seasons
+        // before), where there is room.
+        let sigma = if n >= m * (k + 1) {
+            let past = Self::shape(y, n - m, m, k);
+            rms((0..m).map(|j| y[n - m + j] - past[j]))
+        } else {
+            rms(y[m..].iter().zip(y).map(|(a, b)| a - b))
+        };
         Ok(Box::new(FlatFit {
             level,
             sigma,

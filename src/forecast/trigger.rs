@@ -95,7 +95,7 @@ pub fn forecast_trigger(req: &ForecastRequest) -> TriggerForecast {
         daily,
         weekly,
         horizon: h,
-        origins: 3,
+        origins: select::CV_ORIGINS,
         seasons: None,
         only: allowed(req.mode),
     };

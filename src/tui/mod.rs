@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Options;
 use crate::config::Loaded;
+use crate::forecast::ForecastRequest;
 use crate::source::{Poller, build_sources, trigger_queries};
 
 pub use app::{App, Message, Screen};
@@ -170,6 +171,22 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
             let _ = poll_tx.send(Message::Source(e));
         });
         Arc::new(Poller::new(&config, sources)).spawn(queries, clock, sink, cancel.clone());
+
+        // Forecasts fit on their own thread, one at a time: a slow fit never
+        // delays a key press, and results come back as messages.
+        let (fit_tx, fit_rx) = std::sync::mpsc::channel::<(String, ForecastRequest)>();
+        let fit_out = tx.clone();
+        std::thread::Builder::new()
+            .name("forecast".into())
+            .spawn(move || {
+                while let Ok((key, req)) = fit_rx.recv() {
+                    let f = crate::forecast::forecast_trigger(&req);
+                    if fit_out.send(Message::Forecast(key, Box::new(f))).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("cannot start the forecast thread")?;
         drop(tx);
 
         // One loop: block for a message, drain the queue, draw once.
@@ -182,6 +199,9 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
                 break;
             }
             app.settle();
+            for job in app.jobs.drain(..) {
+                let _ = fit_tx.send(job);
+            }
             if redraw {
                 draw(&mut terminal, &mut app)?;
             }

@@ -298,21 +298,30 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
     let mut widths = vec![
         Constraint::Length(7), // state
         if wide {
-            Constraint::Length(36)
+            Constraint::Min(30)
         } else {
-            Constraint::Min(20)
+            Constraint::Min(16)
         }, // trigger
-        Constraint::Length(if wide { 24 } else { 17 }), // value / capacity
+        Constraint::Length(if wide {
+            22
+        } else if mid {
+            17
+        } else {
+            15
+        }), // value / capacity
         Constraint::Length(bar_w as u16 + 6), // used
-        Constraint::Length(if wide { 20 } else { 8 }), // headroom
+        Constraint::Length(if wide { 18 } else { 8 }), // headroom
     ];
     let mut header = vec!["STATE", "TRIGGER", "VALUE / CAPACITY", "USED", "HEADROOM"];
     if mid {
-        widths.push(Constraint::Length(if wide { 22 } else { 14 }));
+        widths.push(Constraint::Length(if wide { 20 } else { 14 }));
         header.push("ETA p50 [p10–p90]");
+    } else {
+        widths.push(Constraint::Length(6));
+        header.push("ETA");
     }
     let spark_w = if wide {
-        24
+        16
     } else if mid {
         12
     } else {
@@ -320,8 +329,15 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
     };
     widths.push(Constraint::Length(spark_w as u16));
     header.push("LAST 24H");
-    if wide {
-        widths.push(Constraint::Fill(1));
+    // The scaling step needs room to be read; below that it is left out.
+    let with_step = wide && area.width >= 150;
+    if with_step {
+        widths.push(Constraint::Length(
+            (area
+                .width
+                .saturating_sub(30 + 22 + 16 + 18 + 20 + 16 + 7 + 8))
+            .max(20),
+        ));
         header.push("SCALING STEP");
     }
 
@@ -400,6 +416,12 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                     )),
                     Cell::from(Span::styled(headroom, base)),
                 ];
+                if !mid {
+                    cells.push(Cell::from(Span::styled(
+                        crate::report::eta_short(tr),
+                        if tr.urgent { t.scale } else { t.forecast },
+                    )));
+                }
                 if mid {
                     cells.push(Cell::from(Span::styled(
                         eta_text(tr),
@@ -410,7 +432,7 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                     trend(app, tr, spark_w),
                     if muted { t.muted } else { t.state(tr.state) },
                 )));
-                if wide {
+                if with_step {
                     let step = tr
                         .policy
                         .as_ref()
@@ -451,7 +473,13 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
 /// (left out when narrow; bytes keep their prefixes, which carry meaning).
 fn value_of_capacity(v: Option<f64>, c: Option<f64>, unit: &str, wide: bool) -> String {
     let bytes = unit == "B" || unit.starts_with("B/");
-    if bytes || unit == "%" {
+    if !wide
+        && bytes
+        && let (Some(v), Some(c)) = (v, c)
+    {
+        return format!("{}{}", crate::units::iec_pair(v, c), &unit[1..]);
+    }
+    if bytes || (wide && unit == "%") {
         return format!("{} / {}", opt(v, unit), opt(c, unit));
     }
     let bare = |x: Option<f64>| x.map(|x| format_value(x, "")).unwrap_or_else(|| "—".into());

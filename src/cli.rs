@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::capacity::{Snapshot, evaluate};
 use crate::config::{self, Loaded, Origin};
 use crate::observe::Observations;
-use crate::source::{Poller, build_sources, trigger_queries};
+use crate::source::{BuildOptions, Poller, Recorder, Source, build_sources_with, trigger_queries};
 use crate::time::Clock;
 
 /// Settings from the command line that every command shares.
@@ -24,13 +24,23 @@ pub struct Options {
     pub theme: Option<String>,
     pub ascii: bool,
     pub mouse: bool,
+    /// Record every request and answer of every source to this file.
+    pub record: Option<PathBuf>,
+    /// Answer every query from this recording instead of the network.
+    pub replay: Option<PathBuf>,
 }
 
 impl Options {
+    /// A replay without `--now` starts where its recording started and
+    /// runs `speed` times faster.
     pub fn clock(&self) -> Clock {
-        match self.now_ms {
-            Some(ms) => Clock::fixed(ms),
-            None => Clock::new(None, self.speed),
+        match (self.now_ms, &self.replay) {
+            (Some(ms), _) => Clock::fixed(ms),
+            (None, Some(file)) => {
+                let start = crate::source::record::recording_start(file).ok().flatten();
+                Clock::new(start, self.speed)
+            }
+            (None, None) => Clock::new(None, self.speed),
         }
     }
 }
@@ -39,7 +49,9 @@ impl Options {
 /// simulator when asked or when it is the embedded example.
 pub fn load(opts: &Options) -> Result<Loaded> {
     let mut loaded = config::discover(opts.config.as_deref())?;
-    if opts.demo || loaded.origin == Origin::Embedded {
+    if let Some(file) = &opts.replay {
+        loaded.config = loaded.config.with_replay(file);
+    } else if opts.demo || loaded.origin == Origin::Embedded {
         loaded.config = loaded.config.with_demo(opts.seed);
     }
     if let Some(theme) = &opts.theme {
@@ -79,11 +91,45 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The sources of a loaded configuration, recording to `opts.record` when
+/// asked (the recorder is returned so its write errors can be shown).
+pub fn sources_for(
+    loaded: &Loaded,
+    opts: &Options,
+) -> Result<(Vec<Arc<dyn Source>>, Option<Arc<Recorder>>)> {
+    let recorder = opts
+        .record
+        .as_deref()
+        .map(Recorder::create)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .map(Arc::new);
+    let build = BuildOptions {
+        base_dir: loaded.base_dir(),
+        recorder: recorder.clone(),
+    };
+    let sources = build_sources_with(&loaded.config, &build).map_err(anyhow::Error::msg)?;
+    Ok((sources, recorder))
+}
+
 /// Backfills and polls every source once, then evaluates: what `report`
 /// and `check` print, and what the overview shows after its backfill.
 pub fn snapshot_once(loaded: &Loaded, clock: &Clock) -> Result<(Snapshot, Observations)> {
+    let build = BuildOptions {
+        base_dir: loaded.base_dir(),
+        recorder: None,
+    };
+    let sources = build_sources_with(&loaded.config, &build).map_err(anyhow::Error::msg)?;
+    snapshot_with(loaded, clock, sources)
+}
+
+/// `snapshot_once` over sources already built (see `sources_for`).
+pub fn snapshot_with(
+    loaded: &Loaded,
+    clock: &Clock,
+    sources: Vec<Arc<dyn Source>>,
+) -> Result<(Snapshot, Observations)> {
     let config = &loaded.config;
-    let sources = build_sources(config).map_err(anyhow::Error::msg)?;
     let poller = Arc::new(Poller::new(config, sources));
     let queries = trigger_queries(config);
     let rt = runtime()?;
@@ -116,9 +162,19 @@ fn failed_sources(s: &Snapshot) -> Vec<String> {
         .collect()
 }
 
+/// Like `snapshot_once`, recording when `--record` is given.
+fn snapshot_for(loaded: &Loaded, opts: &Options) -> Result<(Snapshot, Observations)> {
+    let (sources, recorder) = sources_for(loaded, opts)?;
+    let out = snapshot_with(loaded, &opts.clock(), sources)?;
+    if let Some(e) = recorder.and_then(|r| r.error()) {
+        eprintln!("capdeck: {e}");
+    }
+    Ok(out)
+}
+
 pub fn report(opts: &Options, json: bool) -> Result<ExitCode> {
     let loaded = load(opts)?;
-    let (snap, _) = snapshot_once(&loaded, &opts.clock())?;
+    let (snap, _) = snapshot_for(&loaded, opts)?;
     if json {
         println!("{}", crate::report::json(&snap));
     } else {
@@ -137,7 +193,7 @@ pub fn report(opts: &Options, json: bool) -> Result<ExitCode> {
 
 pub fn check(opts: &Options, json: bool) -> Result<ExitCode> {
     let loaded = load(opts)?;
-    let (snap, _) = snapshot_once(&loaded, &opts.clock())?;
+    let (snap, _) = snapshot_for(&loaded, opts)?;
     let (lines, code) = crate::report::check_lines(&snap);
     if json {
         let rows: Vec<_> = snap

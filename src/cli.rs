@@ -149,7 +149,8 @@ pub fn snapshot_with(
 }
 
 fn failed_sources(s: &Snapshot) -> Vec<String> {
-    s.sources
+    let mut out: Vec<String> = s
+        .sources
         .iter()
         .filter(|h| !h.ok)
         .map(|h| {
@@ -159,7 +160,17 @@ fn failed_sources(s: &Snapshot) -> Vec<String> {
                 h.last_error.as_deref().unwrap_or("failing")
             )
         })
-        .collect()
+        .collect();
+    // A query that failed while its source is otherwise fine (a bad
+    // expression) still makes the report incomplete.
+    for t in &s.triggers {
+        if let Some(e) = &t.error
+            && !s.sources.iter().any(|h| !h.ok && h.name == t.source)
+        {
+            out.push(format!("trigger `{}`: {e}", t.key()));
+        }
+    }
+    out
 }
 
 /// Like `snapshot_once`, recording when `--record` is given.

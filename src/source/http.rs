@@ -414,8 +414,13 @@ impl BodyError {
 
 /// An error with its causes, which carry the useful part (`Connection refused`).
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
+    let top = e.to_string();
+    // reqwest's top line repeats the URL with its query string; the URL is
+    // already in our message, the causes say what went wrong.
+    let (mut out, mut cur) = match e.source() {
+        Some(c) if top.starts_with("error sending request") => (c.to_string(), c.source()),
+        _ => (top, e.source()),
+    };
     while let Some(c) = cur {
         let s = c.to_string();
         if !out.contains(&s) {

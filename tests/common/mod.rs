@@ -48,8 +48,14 @@ const RUN_BOUND: Duration = Duration::from_secs(60);
 
 /// Runs `capdeck ARGS…` and waits, killing it past `RUN_BOUND`.
 pub fn capdeck(args: &[&str], dir: &Path) -> Run {
+    capdeck_env(args, dir, &[])
+}
+
+/// `capdeck` with extra environment variables.
+pub fn capdeck_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_capdeck"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env_remove("HTTPS_PROXY")
         .env_remove("HTTP_PROXY")

@@ -50,7 +50,9 @@ impl Options {
 pub fn load(opts: &Options) -> Result<Loaded> {
     let mut loaded = config::discover(opts.config.as_deref())?;
     if let Some(file) = &opts.replay {
-        loaded.config = loaded.config.with_replay(file);
+        // From the current folder, not the config's, as typed.
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        loaded.config = loaded.config.with_replay(&file);
     } else if opts.demo || loaded.origin == Origin::Embedded {
         loaded.config = loaded.config.with_demo(opts.seed);
     }

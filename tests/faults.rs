@@ -295,3 +295,12 @@ fn a_json_value_that_is_not_a_number_is_named() {
     let w = Workdir::new(&json_config(&s.url, "/usage/pool"));
     assert_fails_with(&w, "at `/usage/pool`: \"lots\" is not a number");
 }
+
+#[test]
+fn a_declared_length_over_the_cap_is_refused_before_reading() {
+    let s = FaultServer::start(std::sync::Arc::new(|_, _, conn| {
+        faults::respond(conn, "200 OK", "", &vec![b' '; 2 * 1024 * 1024]);
+    }));
+    let w = Workdir::new(&prom_config(&s.url, "max_response = \"1MiB\""));
+    assert_fails_with(&w, "answer larger than the 1048576-byte limit");
+}

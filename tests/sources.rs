@@ -233,3 +233,46 @@ title = "D"
     );
     assert!(!lower.iter().any(|h| h.contains("capdeck_test_unset_token")));
 }
+
+#[test]
+fn prometheus_warnings_are_kept_per_query() {
+    let s = FaultServer::start(common::faults::fixed(
+        "200 OK",
+        "",
+        r#"{"status":"success","warnings":["store gateway eu-1 unreachable: partial data"],"data":{"resultType":"vector","result":[{"metric":{"pool":"main"},"value":[1796040000,"+Inf"]}]}}"#,
+    ));
+    let w = Workdir::new(&format!(
+        r#"
+[[source]]
+name = "prom"
+kind = "prometheus"
+url = "{}"
+timeout = "2s"
+
+[[domain]]
+id = "db"
+title = "DB"
+  [[domain.trigger]]
+  id = "pool"
+  title = "Pool"
+  query = "pool"
+  capacity = 10
+"#,
+        s.url
+    ));
+    let loaded = capdeck::config::load_file(&w.file("capdeck.toml")).expect("config");
+    let clock = capdeck::time::Clock::fixed(NOW_S * 1000);
+    let (snap, obs) = capdeck::cli::snapshot_once(&loaded, &clock).expect("snapshot");
+    assert_eq!(
+        obs.query_warnings.get("db/pool"),
+        Some(&vec![
+            "store gateway eu-1 unreachable: partial data".to_string()
+        ])
+    );
+    // +Inf is stored as it came; it is no usable value for a trigger.
+    let series = obs.store.of_query("db/pool");
+    assert_eq!(series[0].1.last().map(|s| s.v), Some(f64::INFINITY));
+    let t = snap.trigger("db/pool").expect("trigger");
+    assert_eq!(t.value, None);
+    assert_eq!(t.state, capdeck::capacity::State::Unknown);
+}

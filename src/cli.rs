@@ -93,12 +93,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+pub type Sources = Vec<Arc<dyn Source>>;
+
 /// The sources of a loaded configuration, recording to `opts.record` when
 /// asked (the recorder is returned so its write errors can be shown).
-pub fn sources_for(
-    loaded: &Loaded,
-    opts: &Options,
-) -> Result<(Vec<Arc<dyn Source>>, Option<Arc<Recorder>>)> {
+pub fn sources_for(loaded: &Loaded, opts: &Options) -> Result<(Sources, Option<Arc<Recorder>>)> {
     let recorder = opts
         .record
         .as_deref()

@@ -47,9 +47,8 @@ pub fn si(v: f64) -> String {
         _ => (1.0, ""),
     };
     let x = v / div;
-    let digits = if p.is_empty() && x.fract().abs() < 1e-9 && x.abs() < 1e4 {
-        0
-    } else if x.abs() >= 100.0 {
+    let whole = p.is_empty() && x.fract().abs() < 1e-9 && x.abs() < 1e4;
+    let digits = if whole || x.abs() >= 100.0 {
         0
     } else if x.abs() >= 10.0 {
         1
@@ -101,7 +100,7 @@ pub fn money(v: f64, currency: &str) -> String {
     let s = whole.abs().to_string();
     let mut grouped = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

@@ -173,7 +173,7 @@ fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
                 }
             }
             Seg::Index(i) => {
-                let Some(item) = array.and_then(|a| a.iter().nth(*i)) else {
+                let Some(item) = array.and_then(|a| a.get(*i)) else {
                     break;
                 };
                 span = item.span();
@@ -424,7 +424,7 @@ fn validate(c: &Config) -> Vec<(Vec<Seg>, String)> {
                 ),
             ));
         }
-        if s.max_response.is_some_and(|q| !(q.0 >= 1.0)) {
+        if s.max_response.is_some_and(|q| q.0.is_nan() || q.0 < 1.0) {
             out.push((
                 at("max_response"),
                 format!("source `{}`: `max_response` must be at least 1B", s.name),
@@ -634,7 +634,7 @@ fn validate(c: &Config) -> Vec<(Vec<Seg>, String)> {
                 if let Some(m) = msg {
                     out.push((at("policy"), format!("trigger `{name}`: {m}")));
                 }
-                if p.unit_cost_month.is_some_and(|c| !(c >= 0.0)) {
+                if p.unit_cost_month.is_some_and(|c| c.is_nan() || c < 0.0) {
                     out.push((
                         at("policy"),
                         format!("trigger `{name}`: `unit_cost_month` must be at least 0"),

@@ -263,12 +263,12 @@ impl HttpClient {
                 Attempt::Retry { error, after, last } => (error, after, last),
             };
             if attempt >= self.retries {
-                return last.map_or(Err(error), Ok);
+                return last.ok_or(error);
             }
             let wait = backoff(attempt).max(after.unwrap_or_default());
             if Instant::now() + wait >= deadline {
                 // No time left to wait for another try: say what happened.
-                return last.map_or(Err(error), Ok);
+                return last.ok_or(error);
             }
             tokio::time::sleep(wait).await;
             attempt += 1;

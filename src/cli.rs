@@ -97,7 +97,11 @@ pub type Sources = Vec<Arc<dyn Source>>;
 
 /// The sources of a loaded configuration, recording to `opts.record` when
 /// asked (the recorder is returned so its write errors can be shown).
-pub fn sources_for(loaded: &Loaded, opts: &Options) -> Result<(Sources, Option<Arc<Recorder>>)> {
+pub fn sources_for(
+    loaded: &Loaded,
+    opts: &Options,
+    clock: &Clock,
+) -> Result<(Sources, Option<Arc<Recorder>>)> {
     let recorder = opts
         .record
         .as_deref()
@@ -109,7 +113,7 @@ pub fn sources_for(loaded: &Loaded, opts: &Options) -> Result<(Sources, Option<A
         base_dir: loaded.base_dir(),
         recorder: recorder.clone(),
     };
-    let sources = build_sources_with(&loaded.config, &build).map_err(anyhow::Error::msg)?;
+    let sources = build_sources_with(&loaded.config, clock, &build).map_err(anyhow::Error::msg)?;
     Ok((sources, recorder))
 }
 
@@ -120,7 +124,7 @@ pub fn snapshot_once(loaded: &Loaded, clock: &Clock) -> Result<(Snapshot, Observ
         base_dir: loaded.base_dir(),
         recorder: None,
     };
-    let sources = build_sources_with(&loaded.config, &build).map_err(anyhow::Error::msg)?;
+    let sources = build_sources_with(&loaded.config, clock, &build).map_err(anyhow::Error::msg)?;
     snapshot_with(loaded, clock, sources)
 }
 
@@ -176,8 +180,9 @@ fn failed_sources(s: &Snapshot) -> Vec<String> {
 
 /// Like `snapshot_once`, recording when `--record` is given.
 fn snapshot_for(loaded: &Loaded, opts: &Options) -> Result<(Snapshot, Observations)> {
-    let (sources, recorder) = sources_for(loaded, opts)?;
-    let out = snapshot_with(loaded, &opts.clock(), sources)?;
+    let clock = opts.clock();
+    let (sources, recorder) = sources_for(loaded, opts, &clock)?;
+    let out = snapshot_with(loaded, &clock, sources)?;
     if let Some(e) = recorder.and_then(|r| r.error()) {
         eprintln!("capdeck: {e}");
     }
@@ -237,5 +242,16 @@ pub fn tui(opts: &Options) -> Result<ExitCode> {
     }
     let loaded = load(opts)?;
     crate::tui::run(loaded, opts)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rules(opts: &Options) -> Result<ExitCode> {
+    // The rules are for the real sources: the demo stand-in is not applied.
+    let loaded = config::discover(opts.config.as_deref())?;
+    let (yaml, skipped) = crate::report::rules::rules_yaml(&loaded.config);
+    print!("{yaml}");
+    for s in skipped {
+        eprintln!("capdeck: trigger `{s}` has no Prometheus query with a capacity: no rule");
+    }
     Ok(ExitCode::SUCCESS)
 }

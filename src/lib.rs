@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod forecast;
+pub mod logging;
 pub mod observe;
 pub mod paths;
 pub mod report;

@@ -72,6 +72,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
     },
+    /// Prometheus alerting rules from the trigger definitions (`promtool check rules` passes).
+    Rules,
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -131,6 +133,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Report { format }) => {
             cli::report(&opts, matches!(format, ReportFormat::Json))
         }
+        Some(Command::Rules) => cli::rules(&opts),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => cli::config_check(file.as_deref().or(opts.config.as_deref())),

@@ -15,6 +15,10 @@ pub use policy::{desired_units, outcome as policy_outcome};
 pub use snapshot::*;
 pub use state::{Level, Levels, Outcome, replay};
 
+/// How far back the state machine is replayed: longer than any sensible
+/// `for`, short enough that evaluating every second stays cheap.
+pub const REPLAY_WINDOW_MS: i64 = 24 * 3_600_000;
+
 /// The query name of a trigger's value.
 pub fn value_query(d: &Domain, t: &Trigger) -> String {
     format!("{}/{}", d.id, t.id)
@@ -52,7 +56,14 @@ pub fn levels_of(config: &Config, t: &Trigger) -> Levels {
             mk(State::Critical, t.critical, clear.critical),
         ],
         hold_ms: t.hold.as_millis_i64(),
-        max_gap_ms: stale.as_millis_i64(),
+        // Backfilled history is coarser than live polls: a gap of two
+        // backfill steps is still continuous data, not an outage.
+        max_gap_ms: stale.as_millis_i64().max(
+            2 * crate::source::backfill_step_ms(
+                config.cockpit.history.as_millis_i64(),
+                config.cockpit.refresh.as_millis_i64(),
+            ),
+        ),
     }
 }
 
@@ -159,10 +170,12 @@ fn evaluate_row(
     let outcome = capacity.map(|_| {
         replay(
             &levels,
-            series.iter().map(|s| match cap_at(s.t) {
-                Some(c) => (s.t, s.v / c),
-                None => (s.t, f64::NAN),
-            }),
+            series
+                .since(now_ms - REPLAY_WINDOW_MS)
+                .map(|s| match cap_at(s.t) {
+                    Some(c) => (s.t, s.v / c),
+                    None => (s.t, f64::NAN),
+                }),
         )
     });
     let age_s = last.map(|s| ((now_ms - s.t).max(0)) as f64 / 1000.0);

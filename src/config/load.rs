@@ -192,7 +192,11 @@ fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
 
 /// The table header (`[cockpit]`, `[[domain.trigger]]`) in force at `offset`.
 fn table_at(text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
+    // Up to the end of the offset's line: a table's own span starts at its header.
+    let end = text[offset.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i);
+    let before = &text[..end];
     for line in before.lines().rev() {
         let l = line.trim();
         if l.starts_with('[') {

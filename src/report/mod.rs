@@ -1,6 +1,8 @@
 //! Headless faces of the snapshot: `report` (JSON or Markdown) and `check`
 //! (one line per trigger, Nagios exit codes).
 
+pub mod rules;
+
 use std::fmt::Write as _;
 
 use crate::capacity::{Snapshot, State, TriggerStatus};

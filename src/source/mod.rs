@@ -24,7 +24,7 @@ pub use json::{
     BAND_LABEL, EXTERNAL_SUFFIX, ExternalPoint, JsonSource, external_forecast,
     external_forecast_query,
 };
-pub use poller::{Answered, Poller, SourceEvent, backfill_step_ms};
+pub use poller::{Answered, Poller, Sink, SourceEvent, backfill_step_ms};
 pub use prometheus::PrometheusSource;
 pub use record::{Recorder, RecordingSource, ReplaySource};
 
@@ -168,15 +168,21 @@ pub struct BuildOptions {
 }
 
 /// Builds the sources a configuration names, relative to the current folder
-/// and without recording.
-pub fn build_sources(config: &Config) -> Result<Vec<Arc<dyn Source>>, String> {
-    build_sources_with(config, &BuildOptions::default())
+/// and without recording. The demo is anchored at the clock's start, so a
+/// fixed clock gives a fixed screen.
+pub fn build_sources(
+    config: &Config,
+    clock: &crate::time::Clock,
+) -> Result<Vec<Arc<dyn Source>>, String> {
+    build_sources_with(config, clock, &BuildOptions::default())
 }
 
 /// Builds the sources a configuration names. A source that cannot be built
-/// (an unreadable CA file, a bad header) is an error naming it.
+/// (an unreadable CA file, a bad header, a missing recording) is an error
+/// naming it.
 pub fn build_sources_with(
     config: &Config,
+    clock: &crate::time::Clock,
     opts: &BuildOptions,
 ) -> Result<Vec<Arc<dyn Source>>, String> {
     let base = if opts.base_dir.as_os_str().is_empty() {
@@ -187,7 +193,12 @@ pub fn build_sources_with(
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     for s in &config.sources {
         let src: Arc<dyn Source> = match s.kind {
-            SourceKind::Demo => Arc::new(DemoSource::new(config, &s.name, s.seed.unwrap_or(1))),
+            SourceKind::Demo => Arc::new(DemoSource::anchored(
+                config,
+                &s.name,
+                s.seed.unwrap_or(1),
+                clock.start_ms(),
+            )),
             SourceKind::Prometheus => Arc::new(PrometheusSource::new(s, base)?),
             SourceKind::Json => Arc::new(JsonSource::new(s, base)?),
             SourceKind::Command => Arc::new(CommandSource::new(s)),

@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod prometheus;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,0 +1,318 @@
+//! The cockpit's state and its one `update` function. Every input becomes a
+//! `Message`; `update` changes the state and says whether to redraw.
+
+use std::collections::HashMap;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
+
+use crate::capacity::{Snapshot, evaluate};
+use crate::config::Config;
+use crate::forecast::TriggerForecast;
+use crate::observe::Observations;
+use crate::source::SourceEvent;
+
+use super::keymap::{Action, KeyMap};
+use super::theme::Theme;
+
+/// Everything that can happen to the cockpit.
+#[derive(Debug)]
+pub enum Message {
+    Term(Event),
+    Source(SourceEvent),
+    /// The clock moved (Unix ms).
+    Tick(i64),
+    /// SIGTERM, SIGHUP (the SSH session dropped), SIGQUIT.
+    Signal(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Overview,
+    Trigger(String),
+    Domain(String),
+    Sources,
+}
+
+/// Time ranges of the detail chart.
+pub const ZOOMS: [(i64, &str); 7] = [
+    (3_600_000, "1h"),
+    (6 * 3_600_000, "6h"),
+    (86_400_000, "1d"),
+    (3 * 86_400_000, "3d"),
+    (7 * 86_400_000, "7d"),
+    (14 * 86_400_000, "14d"),
+    (30 * 86_400_000, "30d"),
+];
+
+/// A line of the overview list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListRow {
+    Domain(String),
+    /// Index into `snapshot.triggers`.
+    Trigger(usize),
+}
+
+pub struct App {
+    pub config: Config,
+    pub keymap: KeyMap,
+    pub theme: Theme,
+    pub ascii: bool,
+    pub obs: Observations,
+    pub forecasts: HashMap<String, TriggerForecast>,
+    pub snapshot: Snapshot,
+    pub now_ms: i64,
+    pub screen: Screen,
+    /// Where `back` goes from a trigger's detail.
+    pub return_to: Screen,
+    pub help: bool,
+    pub grouped: bool,
+    /// The selected row's key (`domain/id`, or `domain:ID` for a domain
+    /// header), so the selection follows its trigger when the order changes.
+    pub selected: Option<String>,
+    pub filter: String,
+    pub editing_filter: bool,
+    pub zoom: usize,
+    /// Queries whose backfill has not answered yet.
+    pub backfilling: usize,
+    pub queries: usize,
+    pub quit: bool,
+    /// The demo clock's speed (shown in the header when above 1).
+    pub clock_speed: f64,
+    /// Set when new data arrived: re-evaluate before the next draw.
+    data_changed: bool,
+    /// Rows of the list that fit on screen (set by the last draw).
+    pub page: usize,
+}
+
+impl App {
+    pub fn new(config: Config, keymap: KeyMap, theme: Theme, queries: usize, now_ms: i64) -> App {
+        let obs = Observations::new(&config);
+        let ascii = config.cockpit.ascii;
+        let mut app = App {
+            snapshot: evaluate(&config, &Default::default(), now_ms),
+            config,
+            keymap,
+            theme,
+            ascii,
+            obs,
+            forecasts: HashMap::new(),
+            now_ms,
+            screen: Screen::Overview,
+            return_to: Screen::Overview,
+            help: false,
+            grouped: false,
+            selected: None,
+            filter: String::new(),
+            editing_filter: false,
+            zoom: 2,
+            backfilling: queries,
+            queries,
+            quit: false,
+            clock_speed: 1.0,
+            data_changed: true,
+            page: 10,
+        };
+        app.refresh();
+        app
+    }
+
+    /// Re-evaluates the snapshot from what the sources said.
+    pub fn refresh(&mut self) {
+        let health = self.obs.source_health();
+        self.snapshot = evaluate(
+            &self.config,
+            &self.obs.inputs(&health, Some(&self.forecasts)),
+            self.now_ms,
+        );
+        self.data_changed = false;
+    }
+
+    /// Applies one message; true when the screen must be redrawn.
+    pub fn update(&mut self, msg: Message) -> bool {
+        match msg {
+            Message::Term(Event::Key(k)) if k.kind == KeyEventKind::Press => self.key(k),
+            Message::Term(Event::Resize(..)) => true,
+            // Only with --mouse: the wheel moves the selection.
+            Message::Term(Event::Mouse(m)) => match m.kind {
+                MouseEventKind::ScrollDown => self.act(Action::Down),
+                MouseEventKind::ScrollUp => self.act(Action::Up),
+                _ => false,
+            },
+            Message::Term(_) => false,
+            Message::Source(SourceEvent::Answered(a)) => {
+                if a.backfill {
+                    self.backfilling = self.backfilling.saturating_sub(1);
+                }
+                self.obs.apply(a);
+                self.data_changed = true;
+                true
+            }
+            Message::Tick(now) => {
+                let moved = now / 1000 != self.now_ms / 1000;
+                self.now_ms = now;
+                if moved {
+                    // Ages and staleness move with the clock.
+                    self.data_changed = true;
+                }
+                moved
+            }
+            Message::Signal(_) => {
+                self.quit = true;
+                true
+            }
+        }
+    }
+
+    /// Brings the snapshot up to date if anything changed; call once per
+    /// drained batch of messages, before drawing.
+    pub fn settle(&mut self) {
+        if self.data_changed {
+            self.refresh();
+        }
+    }
+
+    /// The overview's lines: filtered, sorted or grouped.
+    pub fn rows(&self) -> Vec<ListRow> {
+        let needle = self.filter.to_lowercase();
+        let matches = |i: usize| {
+            let t = &self.snapshot.triggers[i];
+            needle.is_empty()
+                || t.title.to_lowercase().contains(&needle)
+                || t.key().contains(&needle)
+                || t.domain_title.to_lowercase().contains(&needle)
+        };
+        let only_domain = match &self.screen {
+            Screen::Domain(d) => Some(d.as_str()),
+            _ => None,
+        };
+        let in_scope = |i: usize| {
+            only_domain.is_none_or(|d| self.snapshot.triggers[i].domain == d) && matches(i)
+        };
+        if self.grouped && only_domain.is_none() {
+            let mut out = Vec::new();
+            for d in &self.snapshot.domains {
+                let members: Vec<usize> = (0..self.snapshot.triggers.len())
+                    .filter(|&i| self.snapshot.triggers[i].domain == d.id && in_scope(i))
+                    .collect();
+                if !members.is_empty() {
+                    out.push(ListRow::Domain(d.id.clone()));
+                    out.extend(members.into_iter().map(ListRow::Trigger));
+                }
+            }
+            out
+        } else {
+            (0..self.snapshot.triggers.len())
+                .filter(|&i| in_scope(i))
+                .map(ListRow::Trigger)
+                .collect()
+        }
+    }
+
+    fn row_key(&self, r: &ListRow) -> String {
+        match r {
+            ListRow::Domain(d) => format!("domain:{d}"),
+            ListRow::Trigger(i) => self.snapshot.triggers[*i].key(),
+        }
+    }
+
+    /// Index of the selected row (the first when the selection is gone).
+    pub fn selected_index(&self, rows: &[ListRow]) -> usize {
+        self.selected
+            .as_ref()
+            .and_then(|k| rows.iter().position(|r| &self.row_key(r) == k))
+            .unwrap_or(0)
+    }
+
+    fn select(&mut self, rows: &[ListRow], idx: usize) {
+        if let Some(r) = rows.get(idx.min(rows.len().saturating_sub(1))) {
+            self.selected = Some(self.row_key(r));
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent) -> bool {
+        if self.editing_filter {
+            return self.filter_key(k);
+        }
+        let Some(action) = self.keymap.action(&k) else {
+            return false;
+        };
+        self.act(action)
+    }
+
+    /// Performs an action, from a key or the mouse wheel.
+    pub fn act(&mut self, action: Action) -> bool {
+        if self.help {
+            // Any action closes help; quit still quits.
+            match action {
+                Action::Quit => self.quit = true,
+                _ => self.help = false,
+            }
+            return true;
+        }
+        let in_list = matches!(self.screen, Screen::Overview | Screen::Domain(_));
+        let rows = if in_list { self.rows() } else { Vec::new() };
+        let idx = self.selected_index(&rows);
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = true,
+            Action::Back => match &self.screen {
+                Screen::Overview if !self.filter.is_empty() => self.filter.clear(),
+                Screen::Overview => return false,
+                // Back to the list the trigger was opened from.
+                Screen::Trigger(_) => self.screen = self.return_to.clone(),
+                Screen::Domain(_) | Screen::Sources => self.screen = Screen::Overview,
+            },
+            Action::Up if in_list => self.select(&rows, idx.saturating_sub(1)),
+            Action::Down if in_list => self.select(&rows, idx + 1),
+            Action::PageUp if in_list => self.select(&rows, idx.saturating_sub(self.page.max(1))),
+            Action::PageDown if in_list => self.select(&rows, idx + self.page.max(1)),
+            Action::Top if in_list => self.select(&rows, 0),
+            Action::Bottom if in_list => self.select(&rows, rows.len().saturating_sub(1)),
+            Action::Open if in_list => match rows.get(idx) {
+                Some(ListRow::Trigger(i)) => {
+                    self.return_to = self.screen.clone();
+                    self.screen = Screen::Trigger(self.snapshot.triggers[*i].key());
+                }
+                Some(ListRow::Domain(d)) => self.screen = Screen::Domain(d.clone()),
+                None => return false,
+            },
+            Action::Filter if in_list => {
+                self.editing_filter = true;
+            }
+            Action::Group if in_list => self.grouped = !self.grouped,
+            Action::Sources => self.screen = Screen::Sources,
+            Action::ZoomIn if matches!(self.screen, Screen::Trigger(_)) => {
+                self.zoom = self.zoom.saturating_sub(1)
+            }
+            Action::ZoomOut if matches!(self.screen, Screen::Trigger(_)) => {
+                self.zoom = (self.zoom + 1).min(ZOOMS.len() - 1)
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn filter_key(&mut self, k: KeyEvent) -> bool {
+        match k.code {
+            KeyCode::Esc => {
+                self.filter.clear();
+                self.editing_filter = false;
+            }
+            KeyCode::Enter => self.editing_filter = false,
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char('c')
+                if k.modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
+                self.quit = true
+            }
+            KeyCode::Char(c) if !c.is_control() && self.filter.chars().count() < 64 => {
+                self.filter.push(c)
+            }
+            _ => return false,
+        }
+        true
+    }
+}

@@ -105,14 +105,14 @@ fn malformed_json_is_a_decode_error_quoting_the_answer() {
 fn a_fifty_megabyte_body_is_cut_at_the_default_cap() {
     let s = FaultServer::start(faults::flood(50));
     let w = Workdir::new(&prom_config(&s.url, ""));
-    assert_fails_with(&w, "answer larger than the 33554432-byte limit");
+    assert_fails_with(&w, "answer larger than the 32 MiB limit (max_response)");
 }
 
 #[test]
 fn a_smaller_cap_is_honoured() {
     let s = FaultServer::start(faults::flood(3));
     let w = Workdir::new(&prom_config(&s.url, "max_response = \"1MiB\""));
-    assert_fails_with(&w, "answer larger than the 1048576-byte limit");
+    assert_fails_with(&w, "answer larger than the 1 MiB limit (max_response)");
 }
 
 #[test]
@@ -302,5 +302,5 @@ fn a_declared_length_over_the_cap_is_refused_before_reading() {
         faults::respond(conn, "200 OK", "", &vec![b' '; 2 * 1024 * 1024]);
     }));
     let w = Workdir::new(&prom_config(&s.url, "max_response = \"1MiB\""));
-    assert_fails_with(&w, "answer larger than the 1048576-byte limit");
+    assert_fails_with(&w, "answer larger than the 1 MiB limit (max_response)");
 }

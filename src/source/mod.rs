@@ -75,12 +75,25 @@ pub enum SourceError {
     Api { error_type: String, error: String },
     #[error("unreadable answer: {0}")]
     Decode(String),
-    #[error("answer larger than the {limit}-byte limit")]
+    #[error("answer larger than the {} limit (max_response)", size_text(*limit))]
     TooLarge { limit: u64 },
     #[error("{0}")]
     Command(String),
     #[error("{0}")]
     Other(String),
+}
+
+/// `32 MiB`, `512 KiB`, `1000 bytes`: a limit as it is usually written.
+fn size_text(n: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// A place samples come from.

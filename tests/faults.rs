@@ -304,3 +304,18 @@ fn a_declared_length_over_the_cap_is_refused_before_reading() {
     let w = Workdir::new(&prom_config(&s.url, "max_response = \"1MiB\""));
     assert_fails_with(&w, "answer larger than the 1 MiB limit (max_response)");
 }
+
+#[test]
+fn retry_after_spaces_the_retries() {
+    // Retry-After: 1 within a 1s instant budget and a 3s backfill budget:
+    // the backfill is tried at 0s, 1s and 2s, the instant query once; the
+    // backoff alone (at most 200, 400, 800 ms) would try far more often.
+    let s = FaultServer::start(faults::fixed(
+        "503 Service Unavailable",
+        "Retry-After: 1\r\n",
+        "warming up",
+    ));
+    let w = Workdir::new(&prom_config(&s.url, "").replace("retries = 1", "retries = 5"));
+    assert_fails_with(&w, "HTTP 503: warming up");
+    assert_eq!(s.hits(), 4);
+}

@@ -268,3 +268,20 @@ fn a_recorded_session_replays_to_the_same_report_without_prometheus() {
     assert_eq!(strip(source(&a, "prom")), strip(source(&b, "prom")));
     assert_eq!(source(&b, "prom")["kind"], "replay");
 }
+
+#[test]
+fn a_long_query_is_posted_and_answered() {
+    let prom = Prometheus::start(&data());
+    // About 6 KiB of PromQL: sent as a POST form, not in the URL.
+    let long = format!(
+        "sum(db_pool_active){}",
+        " + 0 * sum(db_pool_active)".repeat(220)
+    );
+    assert!(long.len() > 4096);
+    let w = Workdir::new(
+        &config(&prom.url).replace("'scalar(sum(db_pool_active))'", &format!("'{long}'")),
+    );
+    let run = w.report(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(trigger(&run.json(), "database/scalar")["value"], 340.0);
+}

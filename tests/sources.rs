@@ -276,3 +276,78 @@ title = "DB"
     assert_eq!(t.value, None);
     assert_eq!(t.state, capdeck::capacity::State::Unknown);
 }
+
+#[test]
+fn long_prometheus_queries_go_in_a_post_body() {
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let keep = lines.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read};
+        for conn in listener.incoming().take(4) {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().expect("clone"));
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            let body = String::from_utf8_lossy(&body).into_owned();
+            keep.lock()
+                .map(|mut l| l.push(format!("{} {}", first.trim(), body.len())))
+                .ok();
+            respond(
+                &mut conn,
+                "200 OK",
+                "",
+                br#"{"status":"success","data":{"resultType":"scalar","result":[1796040000,"7"]}}"#,
+            );
+        }
+    });
+    let cfg = |q: &str| {
+        format!(
+            "[[source]]\nname = \"prom\"\nkind = \"prometheus\"\nurl = \"{url}\"\ntimeout = \"2s\"\n\n[[domain]]\nid = \"d\"\ntitle = \"D\"\n  [[domain.trigger]]\n  id = \"t\"\n  title = \"T\"\n  query = '{q}'\n  capacity = 10\n"
+        )
+    };
+    let w = Workdir::new(&cfg("vector(7)"));
+    assert_eq!(w.report(&[]).code, Some(0));
+    let long = format!("vector(7){}", " + 0 * vector(1)".repeat(300));
+    let w = Workdir::new(&cfg(&long));
+    let run = w.report(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(trigger(&run.json(), "d/t")["value"], 7.0);
+    let lines = lines.lock().expect("lines").clone();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    // The short query in the URL; the long one in a form body.
+    assert!(
+        lines[..2]
+            .iter()
+            .all(|l| l.starts_with("GET /api/v1/query") && l.ends_with(" 0")),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2..]
+            .iter()
+            .all(|l| l.starts_with("POST /api/v1/query")),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2..].iter().all(|l| l
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+            > 4096),
+        "{lines:?}"
+    );
+}

@@ -21,6 +21,11 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// Time limit of one call when the source sets no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Parameters longer than this go in a POST form body instead of the URL:
+/// long PromQL passes proxies that limit URL length (the Prometheus API
+/// takes both).
+const LONG_PARAMS: usize = 4096;
+
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -62,6 +67,8 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// The URL asked, for messages.
     pub url: String,
+    /// `GET` or `POST`.
+    pub method: &'static str,
 }
 
 impl Fetched {
@@ -243,9 +250,10 @@ impl HttpClient {
         }
     }
 
-    /// GETs `path` with `params` within `budget`, retrying what is worth
-    /// retrying. Any final status is returned with its body; transport
-    /// failures, timeouts and oversized bodies are errors.
+    /// GETs `path` with `params` within `budget` (POSTs them as a form when
+    /// they are long), retrying what is worth retrying. Any final status is
+    /// returned with its body; transport failures, timeouts and oversized
+    /// bodies are errors.
     pub async fn get(
         &self,
         path: &str,
@@ -253,10 +261,12 @@ impl HttpClient {
         budget: Duration,
     ) -> Result<Fetched, SourceError> {
         let url = self.url_of(path);
+        let long: usize = params.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let method = if long > LONG_PARAMS { "POST" } else { "GET" };
         let deadline = Instant::now() + budget;
         let mut attempt = 0u32;
         loop {
-            let outcome = self.attempt(&url, params, deadline, budget).await;
+            let outcome = self.attempt(method, &url, params, deadline, budget).await;
             let (error, after, last) = match outcome {
                 Attempt::Done(f) => return Ok(f),
                 Attempt::Fail(e) => return Err(e),
@@ -277,16 +287,18 @@ impl HttpClient {
 
     async fn attempt(
         &self,
+        method: &'static str,
         url: &str,
         params: &[(&str, String)],
         deadline: Instant,
         budget: Duration,
     ) -> Attempt {
-        let mut req = self
-            .client
-            .get(url)
-            .headers(self.headers.clone())
-            .query(params);
+        let mut req = if method == "POST" {
+            self.client.post(url).form(params)
+        } else {
+            self.client.get(url).query(params)
+        }
+        .headers(self.headers.clone());
         match &self.auth {
             Auth::None => {}
             Auth::Bearer(s) => match s.read("bearer token") {
@@ -306,11 +318,11 @@ impl HttpClient {
         let sent = match tokio::time::timeout_at(deadline, req.send()).await {
             Err(_) => {
                 return Attempt::Fail(SourceError::Timeout(format!(
-                    "{secs:.1}s: GET {url} sent no response headers"
+                    "{secs:.1}s: {method} {url} sent no response headers"
                 )));
             }
             Ok(Err(e)) => {
-                let msg = format!("GET {url}: {}", error_chain(&e));
+                let msg = format!("{method} {url}: {}", error_chain(&e));
                 let error = if e.is_connect() {
                     SourceError::Connect(msg)
                 } else if e.is_timeout() {
@@ -342,21 +354,22 @@ impl HttpClient {
         let body = match tokio::time::timeout_at(deadline, self.read_body(sent)).await {
             Err(_) => {
                 return Attempt::Fail(SourceError::Timeout(format!(
-                    "{secs:.1}s: GET {url}: the body was still arriving"
+                    "{secs:.1}s: {method} {url}: the body was still arriving"
                 )));
             }
-            Ok(Err(e)) => return Attempt::Fail(e.with_url(url)),
+            Ok(Err(e)) => return Attempt::Fail(e.with_url(method, url)),
             Ok(Ok(b)) => b,
         };
         let fetched = Fetched {
             status,
             body,
             url: url.to_string(),
+            method,
         };
         if matches!(status, 429 | 500 | 502 | 503 | 504) {
             let error = SourceError::Http {
                 status,
-                body: format!("{} (GET {url})", fetched.body_excerpt()),
+                body: format!("{} ({method} {url})", fetched.body_excerpt()),
             };
             Attempt::Retry {
                 error,
@@ -402,12 +415,12 @@ enum BodyError {
 }
 
 impl BodyError {
-    fn with_url(self, url: &str) -> SourceError {
+    fn with_url(self, method: &str, url: &str) -> SourceError {
         match self {
             BodyError::TooLarge(limit) => SourceError::TooLarge { limit },
-            BodyError::Read(e, n) => {
-                SourceError::Other(format!("GET {url}: body broke off after {n} bytes: {e}"))
-            }
+            BodyError::Read(e, n) => SourceError::Other(format!(
+                "{method} {url}: body broke off after {n} bytes: {e}"
+            )),
         }
     }
 }

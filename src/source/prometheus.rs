@@ -45,7 +45,7 @@ impl PrometheusSource {
                 Err(e @ SourceError::Api { .. }) => Err(e),
                 _ => Err(SourceError::Http {
                     status: f.status,
-                    body: format!("{} (GET {})", f.body_excerpt(), f.url),
+                    body: format!("{} ({} {})", f.body_excerpt(), f.method, f.url),
                 }),
             };
         }
@@ -54,7 +54,9 @@ impl PrometheusSource {
                 a.bytes = f.body.len() as u64;
                 Ok(a)
             }
-            Err(SourceError::Decode(m)) => Err(SourceError::Decode(format!("{m} (GET {})", f.url))),
+            Err(SourceError::Decode(m)) => {
+                Err(SourceError::Decode(format!("{m} ({} {})", f.method, f.url)))
+            }
             Err(e) => Err(e),
         }
     }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::capacity::{Snapshot, evaluate};
 use crate::config::{self, Loaded, Origin};
 use crate::observe::Observations;
-use crate::source::{Poller, build_sources, trigger_queries};
+use crate::source::{BuildOptions, Poller, Recorder, Source, build_sources_with, trigger_queries};
 use crate::time::Clock;
 
 /// Settings from the command line that every command shares.
@@ -24,13 +24,23 @@ pub struct Options {
     pub theme: Option<String>,
     pub ascii: bool,
     pub mouse: bool,
+    /// Record every request and answer of every source to this file.
+    pub record: Option<PathBuf>,
+    /// Answer every query from this recording instead of the network.
+    pub replay: Option<PathBuf>,
 }
 
 impl Options {
+    /// A replay without `--now` starts where its recording started and
+    /// runs `speed` times faster.
     pub fn clock(&self) -> Clock {
-        match self.now_ms {
-            Some(ms) => Clock::fixed(ms),
-            None => Clock::new(None, self.speed),
+        match (self.now_ms, &self.replay) {
+            (Some(ms), _) => Clock::fixed(ms),
+            (None, Some(file)) => {
+                let start = crate::source::record::recording_start(file).ok().flatten();
+                Clock::new(start, self.speed)
+            }
+            (None, None) => Clock::new(None, self.speed),
         }
     }
 }
@@ -39,7 +49,11 @@ impl Options {
 /// simulator when asked or when it is the embedded example.
 pub fn load(opts: &Options) -> Result<Loaded> {
     let mut loaded = config::discover(opts.config.as_deref())?;
-    if opts.demo || loaded.origin == Origin::Embedded {
+    if let Some(file) = &opts.replay {
+        // From the current folder, not the config's, as typed.
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        loaded.config = loaded.config.with_replay(&file);
+    } else if opts.demo || loaded.origin == Origin::Embedded {
         loaded.config = loaded.config.with_demo(opts.seed);
     }
     if let Some(theme) = &opts.theme {
@@ -79,11 +93,48 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+pub type Sources = Vec<Arc<dyn Source>>;
+
+/// The sources of a loaded configuration, recording to `opts.record` when
+/// asked (the recorder is returned so its write errors can be shown).
+pub fn sources_for(
+    loaded: &Loaded,
+    opts: &Options,
+    clock: &Clock,
+) -> Result<(Sources, Option<Arc<Recorder>>)> {
+    let recorder = opts
+        .record
+        .as_deref()
+        .map(Recorder::create)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .map(Arc::new);
+    let build = BuildOptions {
+        base_dir: loaded.base_dir(),
+        recorder: recorder.clone(),
+    };
+    let sources = build_sources_with(&loaded.config, clock, &build).map_err(anyhow::Error::msg)?;
+    Ok((sources, recorder))
+}
+
 /// Backfills and polls every source once, then evaluates: what `report`
 /// and `check` print, and what the overview shows after its backfill.
 pub fn snapshot_once(loaded: &Loaded, clock: &Clock) -> Result<(Snapshot, Observations)> {
+    let build = BuildOptions {
+        base_dir: loaded.base_dir(),
+        recorder: None,
+    };
+    let sources = build_sources_with(&loaded.config, clock, &build).map_err(anyhow::Error::msg)?;
+    snapshot_with(loaded, clock, sources)
+}
+
+/// `snapshot_once` over sources already built (see `sources_for`).
+pub fn snapshot_with(
+    loaded: &Loaded,
+    clock: &Clock,
+    sources: Vec<Arc<dyn Source>>,
+) -> Result<(Snapshot, Observations)> {
     let config = &loaded.config;
-    let sources = build_sources(config, clock).map_err(anyhow::Error::msg)?;
     let poller = Arc::new(Poller::new(config, sources));
     let queries = trigger_queries(config);
     let rt = runtime()?;
@@ -125,7 +176,8 @@ fn forecast_all(
 }
 
 fn failed_sources(s: &Snapshot) -> Vec<String> {
-    s.sources
+    let mut out: Vec<String> = s
+        .sources
         .iter()
         .filter(|h| !h.ok)
         .map(|h| {
@@ -135,12 +187,33 @@ fn failed_sources(s: &Snapshot) -> Vec<String> {
                 h.last_error.as_deref().unwrap_or("failing")
             )
         })
-        .collect()
+        .collect();
+    // A query that failed while its source is otherwise fine (a bad
+    // expression) still makes the report incomplete.
+    for t in &s.triggers {
+        if let Some(e) = &t.error
+            && !s.sources.iter().any(|h| !h.ok && h.name == t.source)
+        {
+            out.push(format!("trigger `{}`: {e}", t.key()));
+        }
+    }
+    out
+}
+
+/// Like `snapshot_once`, recording when `--record` is given.
+fn snapshot_for(loaded: &Loaded, opts: &Options) -> Result<(Snapshot, Observations)> {
+    let clock = opts.clock();
+    let (sources, recorder) = sources_for(loaded, opts, &clock)?;
+    let out = snapshot_with(loaded, &clock, sources)?;
+    if let Some(e) = recorder.and_then(|r| r.error()) {
+        eprintln!("capdeck: {e}");
+    }
+    Ok(out)
 }
 
 pub fn report(opts: &Options, json: bool) -> Result<ExitCode> {
     let loaded = load(opts)?;
-    let (snap, _) = snapshot_once(&loaded, &opts.clock())?;
+    let (snap, _) = snapshot_for(&loaded, opts)?;
     if json {
         println!("{}", crate::report::json(&snap));
     } else {
@@ -159,7 +232,7 @@ pub fn report(opts: &Options, json: bool) -> Result<ExitCode> {
 
 pub fn check(opts: &Options, json: bool) -> Result<ExitCode> {
     let loaded = load(opts)?;
-    let (snap, _) = snapshot_once(&loaded, &opts.clock())?;
+    let (snap, _) = snapshot_for(&loaded, opts)?;
     let (lines, code) = crate::report::check_lines(&snap);
     if json {
         let rows: Vec<_> = snap

@@ -48,6 +48,13 @@ struct Global {
     /// Capture the mouse.
     #[arg(long, global = true)]
     mouse: bool,
+    /// Record every request and answer of every source to FILE (gzip JSON lines).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Answer every query from a recording made with --record: no network.
+    /// With --speed N the recording plays N times faster.
+    #[arg(long, global = true, value_name = "FILE")]
+    replay: Option<PathBuf>,
     /// Print the effective configuration and exit.
     #[arg(long)]
     print_config: bool,
@@ -127,6 +134,8 @@ fn options(g: &Global) -> Result<cli::Options> {
         theme: g.theme.clone(),
         ascii: g.ascii,
         mouse: g.mouse,
+        record: g.record.clone(),
+        replay: g.replay.clone(),
     })
 }
 

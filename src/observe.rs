@@ -33,6 +33,9 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 pub struct Observations {
     pub store: SeriesStore,
     pub query_errors: HashMap<String, String>,
+    /// Warnings the server sent with each query's latest answer
+    /// (Prometheus `warnings`, such as partial data from a down store).
+    pub query_warnings: HashMap<String, Vec<String>>,
     health: HashMap<String, Health>,
     order: Vec<String>,
 }
@@ -59,6 +62,7 @@ impl Observations {
         Observations {
             store: SeriesStore::new(retention),
             query_errors: HashMap::new(),
+            query_warnings: HashMap::new(),
             health,
             order: config.sources.iter().map(|s| s.name.clone()).collect(),
         }
@@ -77,6 +81,12 @@ impl Observations {
                 h.last_success = Some(a.at_ms);
                 h.bytes += answer.bytes;
                 self.query_errors.remove(&*a.query);
+                if answer.warnings.is_empty() {
+                    self.query_warnings.remove(&*a.query);
+                } else {
+                    self.query_warnings
+                        .insert(a.query.to_string(), answer.warnings.clone());
+                }
                 let labels: Vec<Labels> = answer.series.iter().map(|s| s.labels.clone()).collect();
                 for s in answer.series {
                     let key = crate::series::SeriesKey::new(a.query.clone(), s.labels);

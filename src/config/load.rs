@@ -346,6 +346,100 @@ fn validate(c: &Config) -> Vec<(Vec<Seg>, String)> {
                 ),
             ));
         }
+        let http_keys = [
+            ("bearer_token_env", s.bearer_token_env.is_some()),
+            ("bearer_token_file", s.bearer_token_file.is_some()),
+            ("basic_user", s.basic_user.is_some()),
+            ("basic_password_env", s.basic_password_env.is_some()),
+            ("basic_password_file", s.basic_password_file.is_some()),
+            ("headers", !s.headers.is_empty()),
+            ("ca_file", s.ca_file.is_some()),
+            ("client_cert", s.client_cert.is_some()),
+            ("client_key", s.client_key.is_some()),
+            ("retries", s.retries.is_some()),
+        ];
+        if !needs_url {
+            for (key, set) in http_keys {
+                if set {
+                    out.push((
+                        at(key),
+                        format!(
+                            "source `{}`: `{key}` is only used by kinds prometheus and json, not {}",
+                            s.name,
+                            s.kind.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        if s.basic_password_env.is_some() && s.basic_password_file.is_some() {
+            out.push((
+                at("basic_password_file"),
+                format!(
+                    "source `{}`: give `basic_password_env` or `basic_password_file`, not both",
+                    s.name
+                ),
+            ));
+        }
+        if s.basic_user.is_none()
+            && (s.basic_password_env.is_some() || s.basic_password_file.is_some())
+        {
+            out.push((
+                at("basic_user"),
+                format!(
+                    "source `{}`: a basic-auth password needs `basic_user`",
+                    s.name
+                ),
+            ));
+        }
+        if s.basic_user.is_some() && (s.bearer_token_env.is_some() || s.bearer_token_file.is_some())
+        {
+            out.push((
+                at("basic_user"),
+                format!(
+                    "source `{}`: use a bearer token or basic auth, not both",
+                    s.name
+                ),
+            ));
+        }
+        if s.client_cert.is_some() != s.client_key.is_some() {
+            out.push((
+                at(if s.client_cert.is_some() {
+                    "client_cert"
+                } else {
+                    "client_key"
+                }),
+                format!(
+                    "source `{}`: give both `client_cert` and `client_key`",
+                    s.name
+                ),
+            ));
+        }
+        if let Some(h) = s
+            .headers
+            .keys()
+            .find(|h| h.eq_ignore_ascii_case("authorization"))
+        {
+            out.push((
+                at("headers"),
+                format!(
+                    "source `{}`: no `{h}` header in the config (secrets stay out of it): use `bearer_token_env`, `bearer_token_file` or `basic_password_env`",
+                    s.name
+                ),
+            ));
+        }
+        if s.max_response.is_some_and(|q| q.0.is_nan() || q.0 < 1.0) {
+            out.push((
+                at("max_response"),
+                format!("source `{}`: `max_response` must be at least 1B", s.name),
+            ));
+        }
+        if s.timeout.is_some_and(|t| t.0.is_zero()) {
+            out.push((
+                at("timeout"),
+                format!("source `{}`: `timeout` must be above 0", s.name),
+            ));
+        }
         if s.bearer_token_env.is_some() && s.bearer_token_file.is_some() {
             out.push((
                 at("bearer_token_file"),
@@ -432,6 +526,49 @@ fn validate(c: &Config) -> Vec<(Vec<Seg>, String)> {
                     )),
                     _ => {}
                 }
+            }
+            if let Some(ef) = &t.external_forecast {
+                match c.source(&ef.source) {
+                    Some(src) if src.kind == SourceKind::Json => {}
+                    Some(src) => out.push((
+                        at("external_forecast"),
+                        format!(
+                            "trigger `{name}`: external_forecast source `{}` is of kind {}; it must be json",
+                            src.name,
+                            src.kind.name()
+                        ),
+                    )),
+                    None => {
+                        let hint = nearest(&ef.source, c.sources.iter().map(|x| x.name.as_str()))
+                            .map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_default();
+                        out.push((
+                            at("external_forecast"),
+                            format!(
+                                "trigger `{name}`: external_forecast names unknown source `{}`{hint}",
+                                ef.source
+                            ),
+                        ));
+                    }
+                }
+                if let Some(p) = &ef.pointer
+                    && !(p.is_empty() || p.starts_with('/'))
+                {
+                    out.push((
+                        at("external_forecast"),
+                        format!("trigger `{name}`: external_forecast pointer `{p}` must be empty or start with `/` (RFC 6901)"),
+                    ));
+                }
+            }
+            if let Some(p) = &t.pointer
+                && !(p.is_empty() || p.starts_with('/'))
+            {
+                out.push((
+                    at("pointer"),
+                    format!(
+                        "trigger `{name}`: pointer `{p}` must be empty or start with `/` (RFC 6901)"
+                    ),
+                ));
             }
             if t.capacity.is_none() && t.capacity_query.is_none() {
                 out.push((
@@ -535,6 +672,56 @@ mod tests {
             err,
             "c.toml:2:1: unknown key `refrsh` in [cockpit]; did you mean `refresh`?"
         );
+    }
+
+    fn problems_of(text: &str) -> String {
+        parse(text, Origin::File("c.toml".into()))
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    const TRIGGER: &str = "[[domain]]\nid = \"d\"\ntitle = \"D\"\n[[domain.trigger]]\nid = \"t\"\ntitle = \"T\"\nquery = \"up\"\ncapacity = 1\n";
+
+    #[test]
+    fn secrets_and_tls_keys_are_checked() {
+        let e = problems_of(&format!(
+            "[[source]]\nname = \"p\"\nkind = \"prometheus\"\nurl = \"http://x\"\nheaders = {{ Authorization = \"Bearer abc\" }}\nclient_cert = \"c.pem\"\n{TRIGGER}"
+        ));
+        assert!(
+            e.contains("c.toml:5:1: source `p`: no `Authorization` header"),
+            "{e}"
+        );
+        assert!(
+            e.contains("give both `client_cert` and `client_key`"),
+            "{e}"
+        );
+        let e = problems_of(&format!(
+            "[[source]]\nname = \"c\"\nkind = \"command\"\nca_file = \"x.pem\"\n{TRIGGER}command = [\"true\"]\n"
+        ));
+        assert!(
+            e.contains("`ca_file` is only used by kinds prometheus and json, not command"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_external_forecast_needs_a_json_source() {
+        let src = "[[source]]\nname = \"p\"\nkind = \"prometheus\"\nurl = \"http://x\"\n[[source]]\nname = \"fc\"\nkind = \"json\"\nurl = \"http://y\"\n";
+        let ok = problems_of(&format!(
+            "{src}{TRIGGER}external_forecast = {{ source = \"fc\", path = \"/f.json\", pointer = \"/points\" }}\n"
+        ));
+        assert_eq!(ok, "");
+        let e = problems_of(&format!(
+            "{src}{TRIGGER}external_forecast = {{ source = \"fcx\", path = \"/f.json\" }}\n"
+        ));
+        assert!(
+            e.contains("external_forecast names unknown source `fcx`; did you mean `fc`?"),
+            "{e}"
+        );
+        let e = problems_of(&format!(
+            "{src}{TRIGGER}external_forecast = {{ source = \"p\" }}\n"
+        ));
+        assert!(e.contains("is of kind prometheus; it must be json"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,21 @@ impl Config {
         self
     }
 
+    /// The same configuration answered from a recording: every source
+    /// becomes a replay of what it answered in `file`, keeping its name.
+    pub fn with_replay(mut self, file: &std::path::Path) -> Config {
+        for s in &mut self.sources {
+            *s = SourceConfig {
+                kind: SourceKind::Replay,
+                refresh: s.refresh,
+                timeout: s.timeout,
+                file: Some(file.to_path_buf()),
+                ..SourceConfig::demo(&s.name, None)
+            };
+        }
+        self
+    }
+
     /// Prints the effective configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))

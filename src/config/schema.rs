@@ -249,9 +249,27 @@ pub struct Trigger {
     /// Runbook id offered when this trigger breaches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbook: Option<String>,
+    /// Forecast results produced elsewhere, shown beside capdeck's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_forecast: Option<ExternalForecast>,
     /// How the demo simulator draws this trigger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demo: Option<DemoProfile>,
+}
+
+/// Where a trigger's external forecast is read: a json source, a path below
+/// its URL, and a JSON Pointer to a list of `{ts, value, lower, upper}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalForecast {
+    /// A source of kind json.
+    pub source: String,
+    /// Path (and query string) below the source's URL.
+    #[serde(default)]
+    pub path: String,
+    /// JSON Pointer to the list of points (default: the whole answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, Default)]

@@ -2,8 +2,13 @@
 //! the poller runs one task per query, so a slow query never blocks another
 //! nor the screen, and at most one request per query is in flight.
 
+mod command;
 mod demo;
+pub mod http;
+mod json;
 mod poller;
+pub mod prometheus;
+pub mod record;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,8 +18,15 @@ use crate::capacity::{capacity_query, value_query};
 use crate::config::{Config, SourceKind};
 use crate::series::{Labels, Sample};
 
+pub use command::CommandSource;
 pub use demo::DemoSource;
+pub use json::{
+    BAND_LABEL, EXTERNAL_SUFFIX, ExternalPoint, JsonSource, external_forecast,
+    external_forecast_query,
+};
 pub use poller::{Answered, Poller, Sink, SourceEvent, backfill_step_ms};
+pub use prometheus::PrometheusSource;
+pub use record::{Recorder, RecordingSource, ReplaySource};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -50,7 +62,8 @@ pub struct Answer {
 }
 
 /// Why a query got no answer. Each message names what failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SourceError {
     #[error("timed out after {0}")]
     Timeout(String),
@@ -62,12 +75,25 @@ pub enum SourceError {
     Api { error_type: String, error: String },
     #[error("unreadable answer: {0}")]
     Decode(String),
-    #[error("answer larger than the {limit}-byte limit")]
+    #[error("answer larger than the {} limit (max_response)", size_text(*limit))]
     TooLarge { limit: u64 },
     #[error("{0}")]
     Command(String),
     #[error("{0}")]
     Other(String),
+}
+
+/// `32 MiB`, `512 KiB`, `1000 bytes`: a limit as it is usually written.
+fn size_text(n: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// A place samples come from.
@@ -116,6 +142,21 @@ pub fn trigger_queries(config: &Config) -> Vec<QuerySpec> {
                 shell: false,
             });
         }
+        // Under --demo the simulator has no forecasts to give; skip it there.
+        if let Some(ef) = &t.external_forecast
+            && config
+                .source(&ef.source)
+                .is_some_and(|s| matches!(s.kind, SourceKind::Json | SourceKind::Replay))
+        {
+            out.push(QuerySpec {
+                name: external_forecast_query(d, t).into(),
+                source: ef.source.clone(),
+                expr: ef.path.clone(),
+                pointer: ef.pointer.clone(),
+                command: Vec::new(),
+                shell: false,
+            });
+        }
     }
     out
 }
@@ -129,30 +170,71 @@ pub fn labels_text(labels: &Labels) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
-/// Builds the sources a configuration names. Kinds whose client this build
-/// does not have yet are reported, not silently replaced. The demo is
-/// anchored at the clock's start, so a fixed clock gives a fixed screen.
+/// What building sources needs besides the configuration.
+#[derive(Clone, Default)]
+pub struct BuildOptions {
+    /// Relative paths in source tables (CA files, token files, recordings)
+    /// are taken from here: the configuration file's folder.
+    pub base_dir: std::path::PathBuf,
+    /// Record every exchange of every source here.
+    pub recorder: Option<Arc<Recorder>>,
+}
+
+/// Builds the sources a configuration names, relative to the current folder
+/// and without recording. The demo is anchored at the clock's start, so a
+/// fixed clock gives a fixed screen.
 pub fn build_sources(
     config: &Config,
     clock: &crate::time::Clock,
 ) -> Result<Vec<Arc<dyn Source>>, String> {
+    build_sources_with(config, clock, &BuildOptions::default())
+}
+
+/// Builds the sources a configuration names. A source that cannot be built
+/// (an unreadable CA file, a bad header, a missing recording) is an error
+/// naming it.
+pub fn build_sources_with(
+    config: &Config,
+    clock: &crate::time::Clock,
+    opts: &BuildOptions,
+) -> Result<Vec<Arc<dyn Source>>, String> {
+    let base = if opts.base_dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        opts.base_dir.as_path()
+    };
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     for s in &config.sources {
-        match s.kind {
-            SourceKind::Demo => out.push(Arc::new(DemoSource::anchored(
+        let src: Arc<dyn Source> = match s.kind {
+            SourceKind::Demo => Arc::new(DemoSource::anchored(
                 config,
                 &s.name,
                 s.seed.unwrap_or(1),
                 clock.start_ms(),
-            ))),
-            other => {
-                return Err(format!(
-                    "source `{}`: kind {} is not available in this build; run with --demo to use the simulator",
-                    s.name,
-                    other.name()
-                ));
+            )),
+            SourceKind::Prometheus => Arc::new(PrometheusSource::new(s, base)?),
+            SourceKind::Json => Arc::new(JsonSource::new(s, base)?),
+            SourceKind::Command => Arc::new(CommandSource::new(s)),
+            SourceKind::Replay => {
+                let file = s
+                    .file
+                    .as_ref()
+                    .ok_or_else(|| format!("source `{}` of kind replay needs `file`", s.name))?;
+                let file = if file.is_absolute() {
+                    file.clone()
+                } else {
+                    base.join(file)
+                };
+                Arc::new(ReplaySource::open(&s.name, &file)?)
             }
-        }
+        };
+        out.push(match &opts.recorder {
+            // Replaying while recording would only copy the file.
+            Some(rec) if s.kind != SourceKind::Replay => {
+                Arc::new(RecordingSource::new(src, rec.clone()))
+            }
+            _ => src,
+        });
     }
     Ok(out)
 }

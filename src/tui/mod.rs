@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::Options;
 use crate::config::Loaded;
 use crate::forecast::ForecastRequest;
-use crate::source::{Poller, build_sources, trigger_queries};
+use crate::source::{Poller, trigger_queries};
 
 pub use app::{App, Message, Screen};
 use keymap::KeyMap;
@@ -110,13 +110,14 @@ fn spawn_signal_listeners(tx: &mpsc::UnboundedSender<Message>) -> Result<()> {
 }
 
 pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
+    let clock = opts.clock();
+    // Recording (--record) and replay (--replay) wrap the sources here.
+    let (sources, _recorder) = crate::cli::sources_for(&loaded, opts, &clock)?;
     let config = loaded.config;
     let theme =
         Theme::load(&config.cockpit.theme, ColorSupport::detect()).map_err(anyhow::Error::msg)?;
     let keymap = KeyMap::new(&config.keys).map_err(|e| anyhow!("{}: {e}", loaded.origin))?;
     let (_log_guard, log_path) = crate::logging::init().map_err(anyhow::Error::msg)?;
-    let clock = opts.clock();
-    let sources = build_sources(&config, &clock).map_err(anyhow::Error::msg)?;
     let queries = trigger_queries(&config);
     let mouse = config.cockpit.mouse;
     tracing::info!(origin = %loaded.origin, queries = queries.len(), log = %log_path.display(), "cockpit starting");

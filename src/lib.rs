@@ -11,6 +11,7 @@ pub mod forecast;
 pub mod observe;
 pub mod paths;
 pub mod report;
+pub mod runbook;
 pub mod series;
 pub mod source;
 pub mod time;

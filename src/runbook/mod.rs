@@ -1,0 +1,9 @@
+//! Runbooks: the parser and linter of the runbook format, the pure run state
+//! machine, and the journal a run is recorded in.
+
+pub mod cond;
+pub mod model;
+pub mod parse;
+
+pub use model::*;
+pub use parse::{parse_runbook, sha256_hex};

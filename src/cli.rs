@@ -171,3 +171,73 @@ pub fn tui(opts: &Options) -> Result<ExitCode> {
     crate::tui::run(loaded, opts)?;
     Ok(ExitCode::SUCCESS)
 }
+
+// ------------------------------------------------------------------ runbooks
+
+/// The configuration `runbook` commands check against: only one given
+/// with `--config` (the embedded example is not assumed).
+fn runbook_config(opts: &Options) -> Result<Option<Loaded>> {
+    match &opts.config {
+        Some(p) => Ok(Some(config::load_file(p)?)),
+        None => Ok(None),
+    }
+}
+
+/// The runbook folder: `--dir`, else the configuration's `runbooks.dir`.
+fn runbook_dir(opts: &Options, dir: Option<&Path>) -> Result<PathBuf> {
+    if let Some(d) = dir {
+        return Ok(d.to_path_buf());
+    }
+    let loaded = load(opts)?;
+    let d = &loaded.config.runbooks.dir;
+    Ok(if d.is_absolute() {
+        d.clone()
+    } else {
+        loaded.base_dir().join(d)
+    })
+}
+
+pub fn runbook_lint(opts: &Options, paths: &[PathBuf]) -> Result<ExitCode> {
+    let loaded = runbook_config(opts)?;
+    let linted = crate::runbook::lint::lint_paths(paths, loaded.as_ref().map(|l| &l.config));
+    let mut bad = 0;
+    for l in &linted {
+        for line in l.lines() {
+            println!("{line}");
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "capdeck: {bad} problem{} in {} file{}",
+            if bad == 1 { "" } else { "s" },
+            linted.len(),
+            if linted.len() == 1 { "" } else { "s" }
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        eprintln!(
+            "capdeck: {} runbook file{} ok",
+            linted.len(),
+            if linted.len() == 1 { "" } else { "s" }
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+pub fn runbook_list(opts: &Options, dir: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let dir = runbook_dir(opts, dir)?;
+    let loaded = load(opts)?;
+    let runs = crate::runbook::catalog::scan_runs(&crate::paths::state_dir().join("runs"));
+    let entries = crate::runbook::catalog::list(&dir, Some(&loaded.config), &runs)
+        .with_context(|| format!("cannot read runbook folder {}", dir.display()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".into())
+        );
+    } else {
+        print!("{}", crate::runbook::catalog::list_text(&entries));
+    }
+    Ok(ExitCode::SUCCESS)
+}

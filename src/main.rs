@@ -65,6 +65,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
     },
+    /// Runbooks: list, lint, runs, journals and exports.
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -76,6 +81,23 @@ enum Command {
 enum ConfigCommand {
     /// Validate a configuration file (default: the one capdeck would use).
     Check { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand, Debug)]
+enum RunbookCommand {
+    /// Every runbook: id, title, kind, objectives, triggers, last drill.
+    List {
+        /// Runbook folder (default: the configuration's runbooks.dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check runbook files or folders; prints file:line:col: message, exit 1 on any.
+    Lint {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -122,9 +144,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Report { format }) => {
             cli::report(&opts, matches!(format, ReportFormat::Json))
         }
+        Some(Command::Runbook { command }) => run_runbook(&opts, command),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => cli::config_check(file.as_deref().or(opts.config.as_deref())),
+    }
+}
+
+fn run_runbook(opts: &cli::Options, command: RunbookCommand) -> Result<ExitCode> {
+    match command {
+        RunbookCommand::List { dir, format } => {
+            cli::runbook_list(opts, dir.as_deref(), matches!(format, Format::Json))
+        }
+        RunbookCommand::Lint { paths } => cli::runbook_lint(opts, &paths),
     }
 }
 

@@ -526,14 +526,10 @@ impl P<'_> {
             return Ok(Cond::Not(Box::new(self.not()?)));
         }
         if self.peek() == Some(&Tok::LParen) {
-            let open = self.offset();
             self.bump();
             let inner = self.or()?;
             if self.peek() != Some(&Tok::RParen) {
-                return err(
-                    self.offset(),
-                    format!("expected `)` to close the `(` at offset {open}"),
-                );
+                return err(self.offset(), "a `)` is missing");
             }
             self.bump();
             return Ok(inner);

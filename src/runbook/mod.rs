@@ -2,8 +2,16 @@
 //! machine, and the journal a run is recorded in.
 
 pub mod cond;
+pub mod lint;
 pub mod model;
 pub mod parse;
 
 pub use model::*;
 pub use parse::{parse_runbook, sha256_hex};
+pub mod machine;
+pub mod record;
+
+pub use machine::{Effect, Event, Run, apply};
+pub mod catalog;
+pub mod identity;
+pub mod journal;

@@ -181,6 +181,11 @@ fn toml_message(msg: &str, keys: &[&str]) -> String {
         } else {
             candidates
         };
+        if cands.iter().all(|c| *c != key) && keys.contains(&key) && !candidates_are(keys, &cands) {
+            return format!(
+                "unknown key `{key}` in this table: a top-level key must come before the first [table] header"
+            );
+        }
         return match nearest(key, cands.iter().copied()) {
             Some(n) => format!("unknown key `{key}` (did you mean `{n}`?)"),
             None => format!(
@@ -189,10 +194,21 @@ fn toml_message(msg: &str, keys: &[&str]) -> String {
             ),
         };
     }
+    if let Some(rest) = msg.strip_prefix("unknown variant `")
+        && let Some(end) = rest.find('`')
+    {
+        let word = &rest[..end];
+        let cands: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();
+        return format!("`{word}` is not one of {}", cands.join(", "));
+    }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         return format!("missing key `{}", rest);
     }
     msg.lines().next().unwrap_or(msg).to_string()
+}
+
+fn candidates_are(keys: &[&str], cands: &[&str]) -> bool {
+    cands.len() == keys.len() && cands.iter().all(|c| keys.contains(c))
 }
 
 /// Offset of a string value's first character inside its quotes.
@@ -203,6 +219,32 @@ fn string_start(toml_text: &str, span_start: usize) -> usize {
     } else {
         span_start + 1
     }
+}
+
+/// The raw offset in the TOML text of the character `decoded` characters
+/// into a string value whose span starts at `span_start`, walking escapes
+/// of basic strings (`\"` is two raw bytes for one character).
+fn raw_offset(toml_text: &str, span_start: usize, decoded: usize) -> usize {
+    let start = string_start(toml_text, span_start);
+    let literal = toml_text[span_start.min(toml_text.len())..].starts_with('\'');
+    let rest = &toml_text[start.min(toml_text.len())..];
+    let b = rest.as_bytes();
+    let (mut raw, mut dec) = (0usize, 0usize);
+    while dec < decoded && raw < b.len() {
+        if !literal && b[raw] == b'\\' {
+            raw += match b.get(raw + 1) {
+                Some(b'u') => 6,
+                Some(b'U') => 10,
+                _ => 2,
+            };
+            dec += 1;
+        } else {
+            let ch = rest[raw..].chars().next().map(char::len_utf8).unwrap_or(1);
+            raw += ch;
+            dec += ch;
+        }
+    }
+    start + raw
 }
 
 /// Parses a runbook. Never fails: whatever cannot be read is a problem.
@@ -328,7 +370,11 @@ fn front_matter(cx: &mut Ctx) -> (Option<Meta>, usize) {
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
                     .collect();
                 let pos = at(cx, off);
-                if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                let after = expr[name.len()..].trim_start();
+                if name.is_empty()
+                    || name.starts_with(|c: char| c.is_ascii_digit())
+                    || !(after.is_empty() || after.starts_with('{'))
+                {
                     cx.problems.push(Problem {
                         pos,
                         message: format!(
@@ -395,7 +441,7 @@ fn front_matter(cx: &mut Ctx) -> (Option<Meta>, usize) {
             Ok(p) => Some(p),
             Err(e) => {
                 cx.problem(
-                    toml_start + off + e.offset,
+                    toml_start + raw_offset(toml_text, c.span().start, e.offset),
                     format!("condition `{name}`: {}", e.message),
                 );
                 None
@@ -458,7 +504,10 @@ pub fn split_attrs(
                 loop {
                     match b.get(i) {
                         None => {
-                            return Err((base + q, format!("unterminated quoted value of `{key}`")));
+                            return Err((
+                                base + q,
+                                format!("unterminated quoted value of `{key}`"),
+                            ));
                         }
                         Some(b'\\') if b.get(i + 1) == Some(&b'"') => {
                             v.push('"');
@@ -697,7 +746,10 @@ fn parse_expect(
         let parsed = match cond::parse(&text) {
             Ok(c) => Some(c),
             Err(err) => {
-                cx.problem(off + err.offset, format!("{what}: {}", err.message));
+                cx.problem(
+                    content_start + raw_offset(content, e.span().start, err.offset),
+                    format!("{what}: {}", err.message),
+                );
                 None
             }
         };

@@ -914,10 +914,15 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             }
             true
         }
-        Fact::StepDone { step } => {
+        Fact::StepDone { step, marks } => {
             let Some(i) = run.idx(step) else { return false };
             if run.steps[i].status != StepStatus::Active {
                 return false;
+            }
+            for m in marks {
+                if !run.marks.iter().any(|x| x.0 == *m) {
+                    run.marks.push((*m, ts, step.clone()));
+                }
             }
             run.steps[i].status = StepStatus::Done;
             run.steps[i].ended_at = Some(ts);
@@ -1196,6 +1201,8 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             match choice {
                 Choice::Retry => {
                     run.stopped = None;
+                    // Values seen before the decision do not count again.
+                    run.readings = Readings::default();
                     if run.steps[i].status == StepStatus::Active {
                         // Re-evaluate the action under the cursor.
                         if let Some(c) = run.cursor(i) {
@@ -1321,7 +1328,7 @@ fn append(fact: Fact) -> Effect {
 }
 
 /// Facts the run derives from its state now (conditional appends).
-fn progress(run: &Run) -> Vec<Effect> {
+fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
     let mut out = Vec::new();
     let derived = |f: Fact| Effect::Append {
         fact: f,
@@ -1385,15 +1392,10 @@ fn progress(run: &Run) -> Vec<Effect> {
     }
     let Some(c) = run.cursor(i) else {
         if !s.actions.is_empty() {
-            out.push(derived(Fact::StepDone { step: s.id.clone() }));
-            for m in &s.marks {
-                if !run.marks.iter().any(|x| x.0 == *m) {
-                    out.push(derived(Fact::Marked {
-                        mark: *m,
-                        step: Some(s.id.clone()),
-                    }));
-                }
-            }
+            out.push(derived(Fact::StepDone {
+                step: s.id.clone(),
+                marks: s.marks.clone(),
+            }));
         }
         return out;
     };
@@ -1407,10 +1409,14 @@ fn progress(run: &Run) -> Vec<Effect> {
             }));
         }
         (ActionKind::Assert { expect }, ActionState::Pending) => {
-            if run.readings.at_ms > 0
-                || expect
-                    .iter()
-                    .all(|e| e.cond.as_ref().is_some_and(|c| c.selectors().is_empty()))
+            // Evaluated on the first readings after the operator reaches it
+            // (or at once when it reads no live value).
+            if fresh
+                || expect.iter().all(|e| {
+                    e.cond
+                        .as_ref()
+                        .is_some_and(|c| c.selectors().is_empty() && c.triggers().is_empty())
+                })
             {
                 let (r, seen) = run.eval_all(expect);
                 out.push(derived(Fact::AssertChecked {
@@ -1575,17 +1581,17 @@ pub fn apply(run: &mut Run, ev: Event) -> Vec<Effect> {
             if !was_started && run.started_at.is_some() {
                 // First line: nothing else to say.
             }
-            out.extend(progress(run));
+            out.extend(progress(run, false));
             out
         }
         Event::Tick { now_ms } => {
             run.now_ms = run.now_ms.max(now_ms);
-            progress(run)
+            progress(run, false)
         }
         Event::Readings(r) => {
             run.now_ms = run.now_ms.max(r.at_ms);
             run.readings = r;
-            progress(run)
+            progress(run, true)
         }
         Event::Start {
             mut inputs,
@@ -1871,7 +1877,13 @@ pub fn apply(run: &mut Run, ev: Event) -> Vec<Effect> {
             vec![append(Fact::PonrAcknowledged { step })]
         }
         Event::AckStep { step } => match run.waiting() {
-            Waiting::Ack { step: s } if s == step => vec![append(Fact::StepDone { step })],
+            Waiting::Ack { step: s } if s == step => {
+                let marks = run
+                    .idx(&step)
+                    .map(|i| run.runbook.steps[i].marks.clone())
+                    .unwrap_or_default();
+                vec![append(Fact::StepDone { step, marks })]
+            }
             _ => reject("this step is not waiting for an acknowledgement"),
         },
         Event::Decide {

@@ -114,6 +114,9 @@ pub enum Fact {
     },
     StepDone {
         step: String,
+        /// The step's `marks`, set as it is done.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        marks: Vec<Mark>,
     },
     StepFailed {
         step: String,

@@ -15,3 +15,4 @@ pub use machine::{Effect, Event, Run, apply};
 pub mod catalog;
 pub mod identity;
 pub mod journal;
+pub mod samples;

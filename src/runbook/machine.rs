@@ -1101,6 +1101,7 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             action,
             state,
             seen,
+            ..
         } => {
             let Some((_, a)) = action_mut(run, step, *action) else {
                 return false;
@@ -1144,6 +1145,7 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             action,
             reason,
             seen,
+            ..
         } => {
             let by = who(&e.actor);
             let Some((_, a)) = action_mut(run, step, *action) else {
@@ -1265,6 +1267,32 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
         }
         Fact::DrillReport { .. } | Fact::Repair { .. } => true,
     }
+}
+
+/// The largest value a gate's time-limited conditions saw (RPO evidence).
+fn rpo_max(run: &Run, step: &str, action: usize, seen: &[Seen]) -> Option<f64> {
+    let i = run.idx(step)?;
+    let Some(ActionKind::Gate { expect, .. }) =
+        run.runbook.steps[i].actions.get(action).map(|a| &a.kind)
+    else {
+        return None;
+    };
+    let mut best: Option<f64> = None;
+    for e in expect {
+        let Some(c) = &e.cond else { continue };
+        if !c.has_duration_literal() {
+            continue;
+        }
+        let metrics: Vec<String> = c.selectors().iter().map(|s| s.metric.clone()).collect();
+        for v in seen
+            .iter()
+            .filter(|s| metrics.iter().any(|m| s.what.starts_with(m.as_str())))
+            .filter_map(|s| s.value)
+        {
+            best = Some(best.map_or(v, |b| b.max(v)));
+        }
+    }
+    best
 }
 
 fn record_rpo(run: &mut Run, step: &str, action: usize, seen: &[Seen], ts: i64, overridden: bool) {
@@ -1463,6 +1491,7 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                         action: c,
                         state: to_state(r),
                         seen,
+                        rpo_s: None,
                     }));
                 }
                 ActionState::Gate {
@@ -1494,6 +1523,7 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                                     step: s.id.clone(),
                                     action: c,
                                     state: GateState::Passed,
+                                    rpo_s: rpo_max(run, &s.id, c, &seen),
                                     seen,
                                 }));
                             } else if timed_out {
@@ -1502,6 +1532,7 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                                     action: c,
                                     state: GateState::TimedOut,
                                     seen,
+                                    rpo_s: None,
                                 }));
                             }
                         }
@@ -1514,6 +1545,7 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                                     action: c,
                                     state: GateState::TimedOut,
                                     seen,
+                                    rpo_s: None,
                                 }));
                             } else if next != *gs {
                                 out.push(derived(Fact::GateChanged {
@@ -1521,12 +1553,14 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                                     action: c,
                                     state: next,
                                     seen,
+                                    rpo_s: None,
                                 }));
                             } else if next == GateState::Holding && hold.is_zero() {
                                 out.push(derived(Fact::GateChanged {
                                     step: s.id.clone(),
                                     action: c,
                                     state: GateState::Passed,
+                                    rpo_s: rpo_max(run, &s.id, c, &seen),
                                     seen,
                                 }));
                             }
@@ -1827,11 +1861,13 @@ pub fn apply(run: &mut Run, ev: Event) -> Vec<Effect> {
                 ActionState::Gate { seen, .. } | ActionState::Asserted { seen, .. } => seen.clone(),
                 _ => Vec::new(),
             };
+            let rpo_s = rpo_max(run, &step, action, &seen);
             vec![append(Fact::GateOverridden {
                 step,
                 action,
                 reason,
                 seen,
+                rpo_s,
             })]
         }
         Event::Approve { step, actor } => {

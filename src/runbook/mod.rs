@@ -13,6 +13,9 @@ pub mod record;
 
 pub use machine::{Effect, Event, Run, apply};
 pub mod catalog;
+pub mod exec;
+pub mod export;
 pub mod identity;
 pub mod journal;
 pub mod samples;
+pub mod session;

@@ -182,6 +182,10 @@ pub enum Fact {
         action: usize,
         state: GateState,
         seen: Vec<Seen>,
+        /// On passing: the largest value its time-limited conditions saw
+        /// (a lag, in seconds): RPO evidence.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rpo_s: Option<f64>,
     },
     GateOverridden {
         step: String,
@@ -189,6 +193,8 @@ pub enum Fact {
         reason: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         seen: Vec<Seen>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rpo_s: Option<f64>,
     },
     AssertChecked {
         step: String,

@@ -243,6 +243,16 @@ struct Tail {
 impl Journal {
     /// Opens (creating with mode 0660) a journal for appending.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        if let Ok(f) = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(path)
+        {
+            // Created here: the mode is set past the umask.
+            f.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+                .map_err(io_err(path))?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -517,5 +527,187 @@ pub fn watch(
     Watch {
         _watcher: watcher,
         stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn actor() -> Actor {
+        Actor {
+            user: "t".into(),
+            uid: 1,
+            host: "h".into(),
+            ..Actor::default()
+        }
+    }
+
+    fn note(i: usize) -> Fact {
+        Fact::Note {
+            text: format!("n{i}"),
+        }
+    }
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn appends_chain_and_verify() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut j = Journal::open(&p).unwrap();
+        for i in 0..5 {
+            let e = j
+                .append("r", &actor(), i as i64, &note(i), None)
+                .unwrap()
+                .unwrap();
+            assert_eq!(e.seq, i as u64 + 1);
+        }
+        let v = verify(&p).unwrap();
+        assert!(v.ok(), "{v:?}");
+        assert_eq!(v.entries, 5);
+        let r = read(&p).unwrap();
+        assert_eq!(r.entries[0].prev, GENESIS);
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, FILE_MODE);
+    }
+
+    #[test]
+    fn conditional_appends_need_the_expected_tail() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut j = Journal::open(&p).unwrap();
+        j.append("r", &actor(), 0, &note(0), None).unwrap();
+        assert!(
+            j.append("r", &actor(), 0, &note(1), Some(0))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            j.append("r", &actor(), 0, &note(1), Some(1))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_repaired_by_the_next_append() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut j = Journal::open(&p).unwrap();
+        for i in 0..3 {
+            j.append("r", &actor(), 0, &note(i), None).unwrap();
+        }
+        // A crash in the middle of a write leaves half a line.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"v\":1,\"seq\":4,\"ts\":0,\"ru").unwrap();
+        let r = read(&p).unwrap();
+        assert_eq!(r.entries.len(), 3);
+        assert_eq!(r.partial_tail, Some(4));
+        assert!(!verify(&p).unwrap().ok());
+        let e = j.append("r", &actor(), 0, &note(9), None).unwrap().unwrap();
+        assert_eq!(e.seq, 5, "the repair line took seq 4");
+        let v = verify(&p).unwrap();
+        assert!(v.ok(), "{v:?}");
+        assert_eq!(v.repaired, vec![4]);
+        let r = read(&p).unwrap();
+        assert!(matches!(r.entries[3].fact, Fact::Repair { line: 4, .. }));
+        assert_eq!(r.entries.len(), 5);
+    }
+
+    #[test]
+    fn a_corrupted_line_is_reported_and_nothing_after_it_is_lost() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut j = Journal::open(&p).unwrap();
+        for i in 0..10 {
+            j.append("r", &actor(), 0, &note(i), None).unwrap();
+        }
+        let text = fs::read_to_string(&p).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        lines[2] = lines[2].replace("\"seq\":3", "\"seq\":3x");
+        fs::write(&p, lines.join("\n") + "\n").unwrap();
+        let r = read(&p).unwrap();
+        assert_eq!(r.entries.len(), 9, "every other line is still read");
+        assert_eq!(r.entries.last().map(|e| e.seq), Some(10));
+        assert_eq!(r.damage[0].line, 3);
+        assert!(r.damage[0].what.starts_with("unreadable line"));
+        assert_eq!(r.damage[1].line, 4, "the next line no longer chains");
+        // Appending after damage still works and chains to the last line.
+        let e = j
+            .append("r", &actor(), 0, &note(11), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.seq, 11);
+        let v = verify(&p).unwrap();
+        assert_eq!(v.damage.len(), 2);
+    }
+
+    #[test]
+    fn a_changed_line_breaks_the_chain() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut j = Journal::open(&p).unwrap();
+        for i in 0..4 {
+            j.append("r", &actor(), 0, &note(i), None).unwrap();
+        }
+        let text = fs::read_to_string(&p)
+            .unwrap()
+            .replace("\"n1\"", "\"n1 (edited)\"");
+        fs::write(&p, text).unwrap();
+        let v = verify(&p).unwrap();
+        assert!(!v.ok());
+        assert_eq!(v.damage.len(), 1);
+        assert_eq!(v.damage[0].line, 3);
+        assert!(v.damage[0].what.contains("hash chain broken"));
+    }
+
+    #[test]
+    fn the_follower_reads_complete_lines_only_and_follows() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut fo = Follower::new(&p);
+        assert!(fo.poll().unwrap().entries.is_empty());
+        let mut j = Journal::open(&p).unwrap();
+        j.append("r", &actor(), 0, &note(0), None).unwrap();
+        j.append("r", &actor(), 0, &note(1), None).unwrap();
+        assert_eq!(fo.poll().unwrap().entries.len(), 2);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"half").unwrap();
+        assert!(fo.poll().unwrap().entries.is_empty());
+        j.append("r", &actor(), 0, &note(2), None).unwrap();
+        let u = fo.poll().unwrap();
+        // The torn line, then the repair line and the note.
+        assert_eq!(u.entries.len(), 2);
+        assert!(matches!(u.entries[0].fact, Fact::Repair { .. }));
+        assert!(u.damage.is_empty() || u.damage.iter().all(|d| d.line == 3));
+    }
+
+    #[test]
+    fn tail_finds_the_seq_past_a_large_window() {
+        let d = tmp();
+        let p = d.path().join(JOURNAL);
+        let mut j = Journal::open(&p).unwrap();
+        let big = "x".repeat(100_000);
+        j.append("r", &actor(), 0, &Fact::Note { text: big.clone() }, None)
+            .unwrap();
+        j.append("r", &actor(), 0, &Fact::Note { text: big }, None)
+            .unwrap();
+        let e = j.append("r", &actor(), 0, &note(3), None).unwrap().unwrap();
+        assert_eq!(e.seq, 3);
+        assert!(verify(&p).unwrap().ok());
+    }
+
+    #[test]
+    fn folders_are_group_shared_with_setgid() {
+        let d = tmp();
+        let p = d.path().join("a/b");
+        make_dir(&p).unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, DIR_MODE);
+        assert_eq!(mode & 0o007, 0, "never world-accessible");
     }
 }

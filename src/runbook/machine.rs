@@ -552,6 +552,15 @@ impl Run {
         out
     }
 
+    /// Evaluates a condition against the run's inputs and latest readings
+    /// (what the run screen shows beside a gate).
+    pub fn evaluate(&self, c: &Cond) -> (Option<bool>, Vec<Seen>) {
+        let env = Env { run: self };
+        let mut seen = Vec::new();
+        let r = cond::eval(c, &env, &mut seen);
+        (r, seen)
+    }
+
     fn eval_all(&self, expect: &[Expect]) -> (Option<bool>, Vec<Seen>) {
         let env = Env { run: self };
         let mut seen = Vec::new();

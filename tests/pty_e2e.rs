@@ -90,3 +90,29 @@ fn refuses_when_stdout_is_not_a_terminal() {
         "{err}"
     );
 }
+
+#[test]
+fn exits_when_the_terminal_goes_away() {
+    // The shell in the pane does not pass SIGHUP on: capdeck must notice
+    // the dead terminal by itself, not spin on it.
+    let state = tempfile::tempdir().unwrap();
+    let cmd = format!("{}; sleep 30", bin());
+    let t = Tmux::start("gone", 80, 24, &cmd, state.path());
+    t.wait_for("Triggers, least headroom first", LIMIT);
+    let shell = t.display("#{pane_pid}");
+    let out = std::process::Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "capdeck runs under the pane's shell");
+    drop(t); // kills the tmux server: the terminal is gone
+    let started = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            started.elapsed() < LIMIT,
+            "capdeck (pid {pid}) kept running after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

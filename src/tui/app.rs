@@ -12,6 +12,7 @@ use crate::observe::Observations;
 use crate::source::SourceEvent;
 
 use super::keymap::{Action, KeyMap};
+use super::runs::{CatalogRow, RunPane, StartForm};
 use super::theme::Theme;
 
 /// Everything that can happen to the cockpit.
@@ -25,6 +26,8 @@ pub enum Message {
     Signal(&'static str),
     /// A forecast fitted off the UI task, for a trigger key.
     Forecast(String, Box<TriggerForecast>),
+    /// The open run's journal changed (this session or another one).
+    Journal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,22 @@ pub enum Screen {
     Trigger(String),
     Domain(String),
     Sources,
+    Runbooks,
+    Run,
+}
+
+/// What the loop must do for the app beyond drawing.
+#[derive(Debug, Clone)]
+pub enum UiEffect {
+    /// Put text on the clipboard (OSC 52).
+    Copy(String),
+    /// Poll a run's `watch` queries and follow its journal.
+    Watch {
+        dir: std::path::PathBuf,
+        queries: Vec<crate::source::QuerySpec>,
+    },
+    /// The run is closed: stop both.
+    Unwatch,
 }
 
 /// Time ranges of the detail chart.
@@ -89,6 +108,16 @@ pub struct App {
     pub scheduler: Scheduler,
     /// Forecast fits to run off the UI task (the loop hands them out).
     pub jobs: Vec<(String, ForecastRequest)>,
+    /// Where runbooks are read from.
+    pub runbooks_dir: std::path::PathBuf,
+    pub catalog: Vec<CatalogRow>,
+    pub catalog_error: Option<String>,
+    pub catalog_sel: usize,
+    pub start_form: Option<StartForm>,
+    pub run: Option<RunPane>,
+    pub effects: Vec<UiEffect>,
+    /// A message for the footer (a refused start, a copied command).
+    pub notice: Option<String>,
     /// Rows of the list that fit on screen (set by the last draw).
     pub page: usize,
 }
@@ -108,6 +137,14 @@ impl App {
             forecasts: HashMap::new(),
             scheduler,
             jobs: Vec::new(),
+            runbooks_dir: std::path::PathBuf::from("runbooks"),
+            catalog: Vec::new(),
+            catalog_error: None,
+            catalog_sel: 0,
+            start_form: None,
+            run: None,
+            effects: Vec::new(),
+            notice: None,
             now_ms,
             screen: Screen::Overview,
             return_to: Screen::Overview,
@@ -171,11 +208,27 @@ impl App {
             Message::Tick(now) => {
                 let moved = now / 1000 != self.now_ms / 1000;
                 self.now_ms = now;
+                if moved && let Some(p) = self.run.as_mut() {
+                    // Gate holds, timeouts and the RTO clock move with time.
+                    let r = p.session.refresh(now);
+                    let copies = p.absorb(r);
+                    self.effects.extend(copies.into_iter().map(UiEffect::Copy));
+                }
                 if moved {
                     // Ages and staleness move with the clock.
                     self.data_changed = true;
                 }
                 moved
+            }
+            Message::Journal => {
+                let now = self.now_ms;
+                if let Some(p) = self.run.as_mut() {
+                    let r = p.session.refresh(now);
+                    let copies = p.absorb(r);
+                    p.reload_timeline();
+                    self.effects.extend(copies.into_iter().map(UiEffect::Copy));
+                }
+                true
             }
             Message::Signal(_) => {
                 self.quit = true;
@@ -201,6 +254,22 @@ impl App {
             self.jobs.extend(jobs);
             // Times to breach count down between refits without refitting.
             self.forecasts = self.scheduler.current(now);
+            if self.data_changed {
+                self.refresh();
+            }
+            // Gates read the same store the overview does.
+            if let Some(p) = self.run.as_mut() {
+                let rb_id = p.session.run.runbook.meta.id.clone();
+                let samples = crate::runbook::samples::WatchSamples {
+                    store: &self.obs.store,
+                    runbook_id: &rb_id,
+                    snapshot: Some(&self.snapshot),
+                };
+                let stale = self.config.cockpit.stale_after().as_millis_i64();
+                let r = p.session.observe(&samples, now, stale);
+                let copies = p.absorb(r);
+                self.effects.extend(copies.into_iter().map(UiEffect::Copy));
+            }
         }
         if self.data_changed {
             self.refresh();
@@ -269,14 +338,158 @@ impl App {
         if self.editing_filter {
             return self.filter_key(k);
         }
-        let Some(action) = self.keymap.action(&k) else {
+        if let Some(form) = self.start_form.as_mut() {
+            match form.key(k) {
+                Some(true) => self.start_run(),
+                Some(false) => self.start_form = None,
+                None => {}
+            }
+            return true;
+        }
+        let action = self.keymap.action(&k);
+        if self.screen == Screen::Run && !self.help {
+            let prompting = self.run.as_ref().is_some_and(|p| p.prompt.is_some());
+            if prompting || !matches!(action, Some(Action::Quit | Action::Help)) {
+                return self.run_key(k);
+            }
+        }
+        let Some(action) = action else {
             return false;
         };
         self.act(action)
     }
 
+    fn run_key(&mut self, k: KeyEvent) -> bool {
+        let now = self.now_ms;
+        let Some(p) = self.run.as_mut() else {
+            self.screen = Screen::Runbooks;
+            return true;
+        };
+        match p.key(k, now) {
+            Ok(copies) => {
+                if !copies.is_empty() {
+                    p.message = Some((false, "copied to the clipboard (OSC 52)".into()));
+                }
+                self.effects.extend(copies.into_iter().map(UiEffect::Copy));
+            }
+            Err(()) => {
+                self.screen = Screen::Runbooks;
+                self.reload_catalog();
+            }
+        }
+        true
+    }
+
+    /// Re-reads the runbook folder and the runs (on opening the list).
+    pub fn reload_catalog(&mut self) {
+        let breaching: Vec<String> = self
+            .snapshot
+            .triggers
+            .iter()
+            .filter(|t| t.state.is_breach() || t.urgent)
+            .map(|t| t.key())
+            .collect();
+        let (rows, err) = super::runs::catalog_rows(&self.runbooks_dir, &self.config, &breaching);
+        self.catalog = rows;
+        self.catalog_error = err;
+        self.catalog_sel = self.catalog_sel.min(self.catalog.len().saturating_sub(1));
+    }
+
+    fn open_session(&mut self, session: crate::runbook::session::Session) {
+        let queries = crate::runbook::samples::watch_queries(&session.run.runbook, &self.config);
+        self.effects.push(UiEffect::Watch {
+            dir: session.dir.clone(),
+            queries,
+        });
+        self.run = Some(RunPane::new(session));
+        self.screen = Screen::Run;
+    }
+
+    fn start_run(&mut self) {
+        let Some(form) = self.start_form.take() else {
+            return;
+        };
+        match super::runs::start(&form, &self.config, self.now_ms) {
+            Ok(s) => self.open_session(s),
+            Err(e) => self.notice = Some(format!("cannot start {}: {e}", form.runbook.meta.id)),
+        }
+    }
+
+    fn open_catalog_row(&mut self, drill: bool) {
+        match self.catalog.get(self.catalog_sel).cloned() {
+            Some(CatalogRow::Run(r)) => {
+                if self.run.as_ref().is_some_and(|p| p.session.dir == r.dir) {
+                    self.screen = Screen::Run;
+                    return;
+                }
+                match super::runs::open(&r.dir, &self.config, self.now_ms) {
+                    Ok(s) => self.open_session(s),
+                    Err(e) => self.notice = Some(format!("cannot open run {}: {e}", r.id)),
+                }
+            }
+            Some(CatalogRow::Runbook(l)) if l.problems.is_empty() => self.begin(&l.path, drill),
+            Some(CatalogRow::Runbook(l)) => {
+                self.notice = Some(format!(
+                    "{} does not lint clean: {}",
+                    l.id,
+                    l.problems.first().cloned().unwrap_or_default()
+                ))
+            }
+            None => {}
+        }
+    }
+
+    /// Asks a runbook's inputs, or starts it at once when it has none.
+    fn begin(&mut self, path: &std::path::Path, drill: bool) {
+        match StartForm::new(path, drill) {
+            Ok(form) if form.fields.is_empty() => {
+                self.start_form = Some(form);
+                self.start_run();
+            }
+            Ok(form) => self.start_form = Some(form),
+            Err(e) => self.notice = Some(e),
+        }
+    }
+
+    /// The runbook of the selected trigger: its open run, or a new one.
+    fn trigger_runbook(&mut self, rows: &[ListRow], idx: usize) -> bool {
+        let key = match (&self.screen, rows.get(idx)) {
+            (Screen::Trigger(k), _) => k.clone(),
+            (_, Some(ListRow::Trigger(i))) => self.snapshot.triggers[*i].key(),
+            _ => return false,
+        };
+        let Some(rb) = self.snapshot.trigger(&key).and_then(|t| t.runbook.clone()) else {
+            self.notice = Some(format!("{key} names no runbook"));
+            return true;
+        };
+        self.reload_catalog();
+        let open = self
+            .catalog
+            .iter()
+            .position(|r| matches!(r, CatalogRow::Run(s) if s.runbook == rb));
+        let listed = self
+            .catalog
+            .iter()
+            .position(|r| matches!(r, CatalogRow::Runbook(l) if l.id == rb));
+        match open.or(listed) {
+            Some(i) => {
+                self.catalog_sel = i;
+                self.screen = Screen::Runbooks;
+                self.open_catalog_row(false);
+            }
+            None => {
+                self.notice = Some(format!(
+                    "runbook `{rb}` is not in {}",
+                    self.runbooks_dir.display()
+                ))
+            }
+        }
+        true
+    }
+
     /// Performs an action, from a key or the mouse wheel.
     pub fn act(&mut self, action: Action) -> bool {
+        self.notice = None;
         if self.help {
             // Any action closes help; quit still quits.
             match action {
@@ -288,7 +501,28 @@ impl App {
         let in_list = matches!(self.screen, Screen::Overview | Screen::Domain(_));
         let rows = if in_list { self.rows() } else { Vec::new() };
         let idx = self.selected_index(&rows);
+        if self.screen == Screen::Runbooks {
+            let n = self.catalog.len();
+            match action {
+                Action::Up => self.catalog_sel = self.catalog_sel.saturating_sub(1),
+                Action::Down => self.catalog_sel = (self.catalog_sel + 1).min(n.saturating_sub(1)),
+                Action::Top => self.catalog_sel = 0,
+                Action::Bottom => self.catalog_sel = n.saturating_sub(1),
+                Action::Open => self.open_catalog_row(false),
+                Action::Drill => self.open_catalog_row(true),
+                Action::Back => self.screen = Screen::Overview,
+                Action::Quit => self.quit = true,
+                Action::Help => self.help = true,
+                _ => return false,
+            }
+            return true;
+        }
         match action {
+            Action::Runbooks => {
+                self.reload_catalog();
+                self.screen = Screen::Runbooks;
+            }
+            Action::TriggerRunbook => return self.trigger_runbook(&rows, idx),
             Action::Quit => self.quit = true,
             Action::Help => self.help = true,
             Action::Back => match &self.screen {
@@ -296,7 +530,9 @@ impl App {
                 Screen::Overview => return false,
                 // Back to the list the trigger was opened from.
                 Screen::Trigger(_) => self.screen = self.return_to.clone(),
-                Screen::Domain(_) | Screen::Sources => self.screen = Screen::Overview,
+                Screen::Domain(_) | Screen::Sources | Screen::Runbooks | Screen::Run => {
+                    self.screen = Screen::Overview
+                }
             },
             Action::Up if in_list => self.select(&rows, idx.saturating_sub(1)),
             Action::Down if in_list => self.select(&rows, idx + 1),

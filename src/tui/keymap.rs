@@ -25,6 +25,9 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Refit,
+    Runbooks,
+    TriggerRunbook,
+    Drill,
 }
 
 /// Where an action does something: shown in that screen's help and footer.
@@ -34,6 +37,7 @@ pub enum Scope {
     Lists,
     Overview,
     Detail,
+    Runbooks,
 }
 
 pub struct ActionInfo {
@@ -129,6 +133,27 @@ pub const ACTIONS: &[ActionInfo] = &[
         keys: &["-"],
         scope: Scope::Detail,
         help: "longer time range",
+    },
+    ActionInfo {
+        action: Action::Runbooks,
+        name: "runbooks",
+        keys: &["b"],
+        scope: Scope::Overview,
+        help: "runbooks and open runs",
+    },
+    ActionInfo {
+        action: Action::TriggerRunbook,
+        name: "trigger_runbook",
+        keys: &["R"],
+        scope: Scope::Overview,
+        help: "run (or resume) the selected trigger's runbook",
+    },
+    ActionInfo {
+        action: Action::Drill,
+        name: "drill",
+        keys: &["D"],
+        scope: Scope::Runbooks,
+        help: "start the runbook as a drill",
     },
     ActionInfo {
         action: Action::Refit,

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod keymap;
+pub mod run_view;
+pub mod runs;
 pub mod theme;
 pub mod view;
 pub mod widgets;
@@ -12,13 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
     disable_raw_mode, enable_raw_mode,
 };
 use crossterm::{cursor, execute, queue};
-use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
@@ -29,7 +30,20 @@ use crate::config::Loaded;
 use crate::forecast::ForecastRequest;
 use crate::source::{Poller, trigger_queries};
 
-pub use app::{App, Message, Screen};
+pub use app::{App, Message, Screen, UiEffect};
+
+/// OSC 52: put `text` on the clipboard of the terminal the operator sits
+/// at, through SSH; inside tmux, wrapped so tmux passes it on.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let seq = format!("\x1b]52;c;{b64}\x07");
+    if std::env::var_os("TMUX").is_some() {
+        format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+    } else {
+        seq
+    }
+}
 use keymap::KeyMap;
 use theme::{ColorSupport, Theme};
 
@@ -91,6 +105,26 @@ fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &mut App) -> Res
     Ok(())
 }
 
+/// Reads terminal events until the loop is gone or the terminal is.
+fn read_input(tx: mpsc::UnboundedSender<Message>) {
+    loop {
+        match crossterm::event::poll(Duration::from_millis(250)) {
+            Ok(true) => match crossterm::event::read() {
+                Ok(e) => {
+                    if tx.send(Message::Term(e)).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => break,
+            },
+            Ok(false) if tx.is_closed() => return,
+            Ok(false) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = tx.send(Message::Signal("terminal closed"));
+}
+
 fn spawn_signal_listeners(tx: &mpsc::UnboundedSender<Message>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     for (kind, name) in [
@@ -113,6 +147,7 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
     let clock = opts.clock();
     // Recording (--record) and replay (--replay) wrap the sources here.
     let (sources, _recorder) = crate::cli::sources_for(&loaded, opts, &clock)?;
+    let runbooks_dir = runs::runbooks_folder(&loaded);
     let config = loaded.config;
     let theme =
         Theme::load(&config.cockpit.theme, ColorSupport::detect()).map_err(anyhow::Error::msg)?;
@@ -131,24 +166,18 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
 
         let mut app = App::new(config.clone(), keymap, theme, queries.len(), clock.now_ms());
         app.clock_speed = clock.speed();
+        app.runbooks_dir = runbooks_dir;
         draw(&mut terminal, &mut app)?;
 
-        // Terminal input.
+        // Terminal input, on a thread of its own rather than an async
+        // stream: on a hung-up terminal the reader can spin, and it must
+        // never take a runtime worker with it (the clock's redraw then finds
+        // the terminal gone and the loop ends).
         let input_tx = tx.clone();
-        let input_cancel = cancel.clone();
-        tokio::spawn(async move {
-            let mut events = EventStream::new();
-            loop {
-                tokio::select! {
-                    _ = input_cancel.cancelled() => break,
-                    ev = events.next() => match ev {
-                        Some(Ok(e)) => { let _ = input_tx.send(Message::Term(e)); }
-                        // The terminal is gone: treat it like a hang-up.
-                        Some(Err(_)) | None => { let _ = input_tx.send(Message::Signal("terminal closed")); break; }
-                    }
-                }
-            }
-        });
+        std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || read_input(input_tx))
+            .context("cannot start the input thread")?;
 
         // The clock: one tick a second, on the second.
         let tick_tx = tx.clone();
@@ -156,7 +185,8 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
         tokio::spawn(async move {
             loop {
                 let now = clock.now_ms();
-                let real_ms = ((1000 - now.rem_euclid(1000)) as f64 / clock.speed().max(1.0)).max(50.0) as u64;
+                let real_ms = ((1000 - now.rem_euclid(1000)) as f64 / clock.speed().max(1.0))
+                    .max(50.0) as u64;
                 tokio::select! {
                     _ = tick_cancel.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(real_ms)) => {
@@ -171,7 +201,12 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
         let sink: crate::source::Sink = Arc::new(move |e| {
             let _ = poll_tx.send(Message::Source(e));
         });
-        Arc::new(Poller::new(&config, sources)).spawn(queries, clock, sink, cancel.clone());
+        let poller = Arc::new(Poller::new(&config, sources));
+        poller
+            .clone()
+            .spawn(queries, clock, sink.clone(), cancel.clone());
+        // The open run's watch queries and journal follower.
+        let mut watching: Option<(CancellationToken, crate::runbook::journal::Watch)> = None;
 
         // Forecasts fit on their own thread, one at a time: a slow fit never
         // delays a key press, and results come back as messages.
@@ -188,6 +223,7 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
                 }
             })
             .context("cannot start the forecast thread")?;
+        let journal_tx = tx.clone();
         drop(tx);
 
         // One loop: block for a message, drain the queue, draw once.
@@ -203,8 +239,37 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
             for job in app.jobs.drain(..) {
                 let _ = fit_tx.send(job);
             }
-            if redraw {
-                draw(&mut terminal, &mut app)?;
+            for effect in std::mem::take(&mut app.effects) {
+                match effect {
+                    UiEffect::Copy(text) => {
+                        let _ = write!(terminal.backend_mut(), "{}", osc52(&text));
+                        let _ = terminal.backend_mut().flush();
+                    }
+                    UiEffect::Watch { dir, queries } => {
+                        if let Some((token, _)) = watching.take() {
+                            token.cancel();
+                        }
+                        let token = cancel.child_token();
+                        poller
+                            .clone()
+                            .spawn(queries, clock, sink.clone(), token.clone());
+                        let journal_tx = journal_tx.clone();
+                        let watch = crate::runbook::session::watch_changes(&dir, move || {
+                            let _ = journal_tx.send(Message::Journal);
+                        });
+                        watching = Some((token, watch));
+                    }
+                    UiEffect::Unwatch => {
+                        if let Some((token, _)) = watching.take() {
+                            token.cancel();
+                        }
+                    }
+                }
+            }
+            if redraw && let Err(e) = draw(&mut terminal, &mut app) {
+                // A dropped SSH session: nobody is left to show anything to.
+                tracing::info!("terminal gone ({e:#}); stopping");
+                break;
             }
         }
         cancel.cancel();

@@ -53,7 +53,11 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         return;
     }
     let failing: Vec<_> = app.snapshot.sources.iter().filter(|s| !s.ok).collect();
-    let banner_h = failing.len().min(2) as u16;
+    let drill = app
+        .run
+        .as_ref()
+        .filter(|p| p.session.run.drill && p.session.run.finished.is_none());
+    let banner_h = failing.len().min(2) as u16 + u16::from(drill.is_some());
     let [header, banner, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_h),
@@ -63,7 +67,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     .areas(area);
     draw_header(f, header, app);
     if banner_h > 0 {
-        let lines: Vec<Line> = failing
+        let mut lines: Vec<Line> = failing
             .iter()
             .take(2)
             .map(|s| {
@@ -83,14 +87,28 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 ])
             })
             .collect();
+        if let Some(p) = drill {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    " DRILL in progress: {} — commands are simulated unless drills_execute ",
+                    p.session.run.runbook.meta.id
+                ),
+                app.theme.warn.add_modifier(Modifier::REVERSED),
+            )));
+        }
         f.render_widget(Paragraph::new(lines), banner);
     }
     match app.screen.clone() {
         Screen::Overview | Screen::Domain(_) => draw_list(f, body, app),
         Screen::Trigger(key) => draw_detail(f, body, app, &key),
         Screen::Sources => draw_sources(f, body, app),
+        Screen::Runbooks => super::run_view::draw_runbooks(f, body, app),
+        Screen::Run => super::run_view::draw_run(f, body, app),
     }
     draw_footer(f, footer, app);
+    if app.start_form.is_some() {
+        super::run_view::draw_start_form(f, area, app);
+    }
     if app.help {
         draw_help(f, area, app);
     }
@@ -191,14 +209,39 @@ fn footer_items(app: &App) -> Vec<(String, &'static str)> {
                 items.push((k(Action::Group), if app.grouped { "sort" } else { "group" }));
             }
             items.push((k(Action::Sources), "sources"));
+            items.push((k(Action::Runbooks), "runbooks"));
+            if app.rows().get(app.selected_index(&app.rows())).is_some_and(
+                |r| matches!(r, ListRow::Trigger(i) if app.snapshot.triggers[*i].runbook.is_some()),
+            ) {
+                items.push((k(Action::TriggerRunbook), "its runbook"));
+            }
         }
         Screen::Trigger(_) => {
             items.push((
                 format!("{}{}", k(Action::ZoomIn), k(Action::ZoomOut)),
                 "zoom",
             ));
+            items.push((k(Action::Refit), "refit"));
+            items.push((k(Action::TriggerRunbook), "runbook"));
         }
         Screen::Sources => {}
+        Screen::Runbooks => {
+            items.push((format!("{}{}", k(Action::Up), k(Action::Down)), "move"));
+            items.push((k(Action::Open), "start/resume"));
+            items.push((k(Action::Drill), "drill"));
+        }
+        Screen::Run => {
+            for (key, what) in [
+                ("enter", "do"),
+                ("x", "run"),
+                ("c", "copy"),
+                ("o", "override"),
+                ("n", "note"),
+                ("m", "mark"),
+            ] {
+                items.push((key.to_string(), what));
+            }
+        }
     }
     if !matches!(app.screen, Screen::Overview) || !app.filter.is_empty() {
         items.push((k(Action::Back), "back"));
@@ -220,6 +263,9 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let mut spans = Vec::new();
+    if let Some(n) = &app.notice {
+        spans.push(Span::styled(format!(" {n} "), t.critical));
+    }
     if !app.filter.is_empty() {
         spans.push(Span::styled(format!(" filter “{}” ", app.filter), t.accent));
     }
@@ -903,15 +949,24 @@ fn scope_of(screen: &Screen) -> Scope {
     match screen {
         Screen::Overview | Screen::Domain(_) => Scope::Overview,
         Screen::Trigger(_) => Scope::Detail,
-        Screen::Sources => Scope::Everywhere,
+        Screen::Sources | Screen::Run => Scope::Everywhere,
+        Screen::Runbooks => Scope::Runbooks,
     }
 }
 
 fn draw_help(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let scope = scope_of(&app.screen);
-    let lists = matches!(scope, Scope::Overview);
+    let lists = matches!(scope, Scope::Overview | Scope::Runbooks);
     let mut lines = vec![Line::from(Span::styled("Keys on this screen", t.header))];
+    if app.screen == Screen::Run {
+        for (key, what) in super::runs::RUN_KEYS {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:>16}  "), t.accent),
+                Span::styled(*what, t.text),
+            ]));
+        }
+    }
     for info in ACTIONS {
         let shown = info.scope == Scope::Everywhere
             || info.scope == scope

@@ -144,13 +144,35 @@ pub fn snapshot_with(
         obs.apply(a);
     }
     let health = obs.source_health();
-    let forecasts = HashMap::new();
+    let forecasts = forecast_all(config, &obs, clock.now_ms());
     let snap = evaluate(
         config,
         &obs.inputs(&health, Some(&forecasts)),
         clock.now_ms(),
     );
     Ok((snap, obs))
+}
+
+/// Every trigger's forecast, fitted on two threads (the headless commands
+/// wait for them; the TUI fits in the background instead).
+fn forecast_all(
+    config: &config::Config,
+    obs: &Observations,
+    now_ms: i64,
+) -> HashMap<String, crate::forecast::TriggerForecast> {
+    let requests = crate::capacity::forecast_requests(config, &obs.store, now_ms, |_, _| true);
+    let (a, b) = requests.split_at(requests.len() / 2);
+    let fit = |part: &[(String, crate::forecast::ForecastRequest)]| {
+        part.iter()
+            .map(|(k, r)| (k.clone(), crate::forecast::forecast_trigger(r)))
+            .collect::<Vec<_>>()
+    };
+    std::thread::scope(|s| {
+        let h = s.spawn(|| fit(a));
+        let mut out = fit(b);
+        out.extend(h.join().unwrap_or_default());
+        out.into_iter().collect()
+    })
 }
 
 fn failed_sources(s: &Snapshot) -> Vec<String> {
@@ -257,4 +279,50 @@ pub fn rules(opts: &Options) -> Result<ExitCode> {
         eprintln!("capdeck: trigger `{s}` has no Prometheus query with a capacity: no rule");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `capdeck backtest`: one line (text) or one JSON object per file and model.
+/// A file that cannot be read is reported and the others still run; the exit
+/// code is 1 when any file failed.
+pub fn backtest(
+    files: &[PathBuf],
+    season: &str,
+    holdout: &str,
+    origins: usize,
+    horizon: Option<usize>,
+    json: bool,
+) -> Result<ExitCode> {
+    use crate::forecast::backtest as bt;
+    let opts = bt::Options {
+        season: season.parse()?,
+        holdout: holdout.parse()?,
+        origins,
+        horizon,
+    };
+    if !json {
+        println!("{}", bt::text_header());
+    }
+    let mut failed = false;
+    for f in files {
+        match bt::backtest_file(f, &opts) {
+            Ok(rows) => {
+                for r in rows {
+                    if json {
+                        println!("{}", serde_json::to_string(&r)?);
+                    } else {
+                        println!("{}", bt::text_line(&r));
+                    }
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("capdeck backtest: {e}");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

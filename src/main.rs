@@ -74,6 +74,25 @@ enum Command {
     },
     /// Prometheus alerting rules from the trigger definitions (`promtool check rules` passes).
     Rules,
+    /// Backtest the forecasters on timestamp,value CSV files (MASE, sMAPE, coverage).
+    Backtest {
+        #[arg(required = true, value_name = "FILE.csv")]
+        files: Vec<PathBuf>,
+        /// Season lengths in points: auto (from the step), N, or N,M.
+        #[arg(long, default_value = "auto")]
+        season: String,
+        /// Rows held out at the end: a percentage (10%) or a count.
+        #[arg(long, default_value = "10%")]
+        holdout: String,
+        /// Rolling origins, each one horizon before the next.
+        #[arg(long, default_value_t = 1)]
+        origins: usize,
+        /// Steps forecast per origin (default: the holdout).
+        #[arg(long)]
+        horizon: Option<usize>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -134,6 +153,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::report(&opts, matches!(format, ReportFormat::Json))
         }
         Some(Command::Rules) => cli::rules(&opts),
+        Some(Command::Backtest {
+            files,
+            season,
+            holdout,
+            origins,
+            horizon,
+            format,
+        }) => cli::backtest(
+            &files,
+            &season,
+            &holdout,
+            origins,
+            horizon,
+            matches!(format, Format::Json),
+        ),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => cli::config_check(file.as_deref().or(opts.config.as_deref())),

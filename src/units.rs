@@ -81,6 +81,30 @@ pub fn iec(v: f64) -> String {
     }
 }
 
+/// A value and a capacity in bytes with the capacity's prefix once:
+/// `388/500 GiB`, `6.78/10.0 TiB` (for narrow columns).
+pub fn iec_pair(v: f64, c: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut i = 0;
+    let mut scale = 1.0;
+    while c.abs() / scale >= 1024.0 && i < units.len() - 1 {
+        scale *= 1024.0;
+        i += 1;
+    }
+    let num = |x: f64| {
+        let x = x / scale;
+        let d = if i == 0 || x.abs() >= 100.0 {
+            0
+        } else if x.abs() >= 10.0 {
+            1
+        } else {
+            2
+        };
+        format!("{x:.d$}")
+    };
+    format!("{}/{} {}", num(v), num(c), units[i])
+}
+
 /// A share as a percentage: `0.731` → `73.1%`.
 pub fn percent(share: f64) -> String {
     if !share.is_finite() {
@@ -130,6 +154,19 @@ mod tests {
         assert_eq!(format_value(1536.0, "B"), "1.50 KiB");
         assert_eq!(format_value(2.0 * 1024f64.powi(4), "B"), "2.00 TiB");
         assert_eq!(format_value(300.0 * 1024f64.powi(3), "B/s"), "300 GiB/s");
+    }
+
+    #[test]
+    fn byte_pairs_share_the_capacity_prefix() {
+        assert_eq!(
+            iec_pair(388.0 * 1024f64.powi(3), 500.0 * 1024f64.powi(3)),
+            "388/500 GiB"
+        );
+        assert_eq!(
+            iec_pair(6.78 * 1024f64.powi(4), 10.0 * 1024f64.powi(4)),
+            "6.78/10.0 TiB"
+        );
+        assert_eq!(iec_pair(100.0, 512.0), "100/512 B");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Screen snapshots on ratatui's TestBackend: the demo platform at a fixed
 //! seed and clock, drawn with the monochrome theme.
 
-use capdeck::config::{EMBEDDED_EXAMPLE, Origin, parse};
-use capdeck::source::{Poller, SourceEvent, build_sources, trigger_queries};
+use std::sync::OnceLock;
+
+use capdeck::config::{Config, EMBEDDED_EXAMPLE, Origin, parse};
+use capdeck::forecast::{TriggerForecast, forecast_trigger};
+use capdeck::source::{Answered, Poller, SourceEvent, build_sources, trigger_queries};
 use capdeck::time::{Clock, parse_rfc3339};
 use capdeck::tui::keymap::KeyMap;
 use capdeck::tui::theme::Theme;
@@ -14,27 +17,67 @@ use ratatui::backend::TestBackend;
 /// A busy weekday afternoon, so the list shows several states.
 const NOW: &str = "2026-12-01T14:00:00Z";
 
-fn demo_app() -> App {
-    let now = parse_rfc3339(NOW).unwrap();
-    let config = parse(EMBEDDED_EXAMPLE, Origin::Embedded)
+fn config() -> Config {
+    parse(EMBEDDED_EXAMPLE, Origin::Embedded)
         .unwrap()
         .config
-        .with_demo(Some(1));
-    let clock = Clock::fixed(now);
-    let sources = build_sources(&config, &clock).unwrap();
-    let queries = trigger_queries(&config);
-    let poller = Poller::new(&config, sources);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let answers = rt.block_on(poller.collect_once(&queries, &clock));
+        .with_demo(Some(1))
+}
+
+type Fixture = (Vec<Answered>, Vec<(String, TriggerForecast)>);
+
+/// The demo's answers and the forecasts fitted on them, computed once for
+/// all tests (fitting is the slow part).
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let now = parse_rfc3339(NOW).unwrap();
+        let config = config();
+        let clock = Clock::fixed(now);
+        let sources = build_sources(&config, &clock).unwrap();
+        let queries = trigger_queries(&config);
+        let poller = Poller::new(&config, sources);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let answers = rt.block_on(poller.collect_once(&queries, &clock));
+        let keymap = KeyMap::new(&Default::default()).unwrap();
+        let mut app = App::new(config, keymap, Theme::monochrome(), 0, now);
+        for a in answers.clone() {
+            app.update(Message::Source(SourceEvent::Answered(a)));
+        }
+        app.settle();
+        let fits = app
+            .jobs
+            .drain(..)
+            .map(|(k, r)| (k, forecast_trigger(&r)))
+            .collect();
+        (answers, fits)
+    })
+}
+
+fn demo_app() -> App {
+    let now = parse_rfc3339(NOW).unwrap();
+    let (answers, fits) = fixture();
     let keymap = KeyMap::new(&Default::default()).unwrap();
-    let mut app = App::new(config, keymap, Theme::monochrome(), queries.len(), now);
-    for a in answers {
+    let mut app = App::new(
+        config(),
+        keymap,
+        Theme::monochrome(),
+        answers.len() / 2,
+        now,
+    );
+    for a in answers.clone() {
         app.update(Message::Source(SourceEvent::Answered(a)));
     }
     app.settle();
+    app.jobs.clear();
+    for (k, f) in fits {
+        app.update(Message::Forecast(k.clone(), Box::new(f.clone())));
+    }
+    app.settle();
+    assert!(app.jobs.is_empty(), "no refit is due right after a fit");
     app
 }
 

@@ -7,8 +7,8 @@ mod state;
 
 use std::collections::HashMap;
 
-use crate::config::{Config, Domain, Trigger};
-use crate::forecast::{Breach, TriggerForecast};
+use crate::config::{Config, Domain, ForecastMode, Trigger};
+use crate::forecast::{Breach, ForecastRequest, TriggerForecast};
 use crate::series::{Labels, Series, SeriesStore};
 
 pub use policy::{desired_units, outcome as policy_outcome};
@@ -341,6 +341,58 @@ fn evaluate_trigger(
         error,
         rows: shown_rows,
     }
+}
+
+/// What to forecast for each trigger that has a forecast: its value
+/// samples (for `by` triggers, the most utilised row's) against the scale
+/// threshold at today's capacity. Keys are trigger keys (`domain/id`).
+/// `want(key, newest_sample_ms)` picks which to build (building copies the
+/// samples, so ask only for the triggers that are due).
+pub fn forecast_requests(
+    config: &Config,
+    store: &SeriesStore,
+    now_ms: i64,
+    mut want: impl FnMut(&str, i64) -> bool,
+) -> Vec<(String, ForecastRequest)> {
+    let mut out = Vec::new();
+    for (d, t) in config.triggers() {
+        if t.forecast == ForecastMode::None {
+            continue;
+        }
+        let vq = value_query(d, t);
+        let caps = store.of_query(&capacity_query(d, t));
+        let mut best: Option<(f64, &Series, f64)> = None;
+        for (labels, s) in store.of_query(&vq) {
+            let cap = capacity_series(&caps, t.by.as_deref(), labels)
+                .and_then(|c| c.last())
+                .map(|c| c.v)
+                .filter(|c| c.is_finite() && *c > 0.0)
+                .or(t.capacity.map(|q| q.0));
+            let (Some(cap), Some(last)) = (cap, s.last()) else {
+                continue;
+            };
+            let u = last.v / cap;
+            if best.is_none_or(|(bu, _, _)| u > bu || bu.is_nan()) {
+                best = Some((u, s, cap));
+            }
+        }
+        if let Some((_, s, cap)) = best
+            && want(&vq, s.last().map_or(i64::MIN, |x| x.t))
+        {
+            out.push((
+                vq,
+                ForecastRequest {
+                    samples: s.to_vec(),
+                    now_ms,
+                    threshold: cap * t.scale,
+                    lead_time_ms: t.lead_time.as_millis_i64(),
+                    horizon_ms: config.cockpit.horizon.as_millis_i64(),
+                    mode: t.forecast,
+                },
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,20 @@
 
 use serde::Serialize;
 
+pub mod backtest;
+pub mod breach;
+pub mod models;
+pub mod prep;
+pub mod schedule;
+pub mod select;
+pub mod stats;
+
+mod trigger;
+
+pub use models::{Fitted, Forecaster, Prediction};
+pub use schedule::Scheduler;
+pub use trigger::{ForecastRequest, forecast_trigger};
+
 /// One forecast step: the point forecast and its 80 % and 95 % intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ForecastPoint {
@@ -52,4 +66,26 @@ pub struct TriggerForecast {
     pub fitted_at: i64,
     #[serde(skip)]
     pub points: Vec<ForecastPoint>,
+    /// The simulated paths' crossing times, kept so that the scheduler can
+    /// re-express the breach relative to a later "now" without refitting.
+    #[serde(skip)]
+    pub crossings: Crossings,
+    /// Whether the recent trend was significant at the fit.
+    #[serde(skip)]
+    pub trending: bool,
+}
+
+/// Absolute crossing times of the simulated paths of one fit.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Crossings {
+    /// Unix ms at which each crossing path first crossed, sorted; paths that
+    /// never crossed within the horizon are absent.
+    pub at_ms: Vec<i64>,
+    /// How many paths were simulated.
+    pub paths: usize,
+    /// Unix ms of the point forecast's crossing.
+    pub point_ms: Option<i64>,
+    pub lead_ms: i64,
+    /// Unix ms of the last forecast step.
+    pub horizon_end_ms: i64,
 }

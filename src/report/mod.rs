@@ -42,6 +42,17 @@ pub fn eta_text(t: &TriggerStatus) -> String {
     }
 }
 
+/// The p50 time to breach alone, for narrow screens: `6d1h`, `now`.
+pub fn eta_short(t: &TriggerStatus) -> String {
+    match t.forecast.as_ref().map(|f| &f.breach) {
+        None | Some(Breach::InsufficientData) => "—".into(),
+        Some(Breach::Breached) => "now".into(),
+        Some(Breach::Forecast { p50_s, .. }) => human_secs(*p50_s),
+        Some(Breach::NoBreachWithinHorizon { .. }) => "none".into(),
+        Some(Breach::NotTrending) => "flat".into(),
+    }
+}
+
 /// A Markdown capacity report, for a ticket or a weekly review.
 pub fn markdown(s: &Snapshot) -> String {
     let mut out = String::new();

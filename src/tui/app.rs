@@ -7,7 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
 
 use crate::capacity::{Snapshot, evaluate};
 use crate::config::Config;
-use crate::forecast::TriggerForecast;
+use crate::forecast::{ForecastRequest, Scheduler, TriggerForecast};
 use crate::observe::Observations;
 use crate::source::SourceEvent;
 
@@ -23,6 +23,8 @@ pub enum Message {
     Tick(i64),
     /// SIGTERM, SIGHUP (the SSH session dropped), SIGQUIT.
     Signal(&'static str),
+    /// A forecast fitted off the UI task, for a trigger key.
+    Forecast(String, Box<TriggerForecast>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,13 @@ pub struct App {
     pub clock_speed: f64,
     /// Set when new data arrived: re-evaluate before the next draw.
     data_changed: bool,
+    /// Set when new samples arrived: some forecasts may be due.
+    samples_changed: bool,
+    /// A refit the operator asked for.
+    force_refit: Option<String>,
+    pub scheduler: Scheduler,
+    /// Forecast fits to run off the UI task (the loop hands them out).
+    pub jobs: Vec<(String, ForecastRequest)>,
     /// Rows of the list that fit on screen (set by the last draw).
     pub page: usize,
 }
@@ -87,6 +96,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config, keymap: KeyMap, theme: Theme, queries: usize, now_ms: i64) -> App {
         let obs = Observations::new(&config);
+        let scheduler = Scheduler::new(config.cockpit.forecast_every.as_millis_i64());
         let ascii = config.cockpit.ascii;
         let mut app = App {
             snapshot: evaluate(&config, &Default::default(), now_ms),
@@ -96,6 +106,8 @@ impl App {
             ascii,
             obs,
             forecasts: HashMap::new(),
+            scheduler,
+            jobs: Vec::new(),
             now_ms,
             screen: Screen::Overview,
             return_to: Screen::Overview,
@@ -110,6 +122,8 @@ impl App {
             quit: false,
             clock_speed: 1.0,
             data_changed: true,
+            samples_changed: false,
+            force_refit: None,
             page: 10,
         };
         app.refresh();
@@ -145,6 +159,13 @@ impl App {
                 }
                 self.obs.apply(a);
                 self.data_changed = true;
+                self.samples_changed = true;
+                true
+            }
+            Message::Forecast(key, f) => {
+                self.scheduler.accept(&key, *f);
+                self.forecasts = self.scheduler.current(self.now_ms);
+                self.data_changed = true;
                 true
             }
             Message::Tick(now) => {
@@ -166,6 +187,21 @@ impl App {
     /// Brings the snapshot up to date if anything changed; call once per
     /// drained batch of messages, before drawing.
     pub fn settle(&mut self) {
+        if self.samples_changed || self.force_refit.is_some() {
+            self.samples_changed = false;
+            let force = self.force_refit.take();
+            let now = self.now_ms;
+            let scheduler = &mut self.scheduler;
+            let jobs = crate::capacity::forecast_requests(
+                &self.config,
+                &self.obs.store,
+                now,
+                |key, newest| scheduler.due(key, now, newest, force.as_deref() == Some(key)),
+            );
+            self.jobs.extend(jobs);
+            // Times to breach count down between refits without refitting.
+            self.forecasts = self.scheduler.current(now);
+        }
         if self.data_changed {
             self.refresh();
         }
@@ -281,6 +317,10 @@ impl App {
             }
             Action::Group if in_list => self.grouped = !self.grouped,
             Action::Sources => self.screen = Screen::Sources,
+            Action::Refit => match &self.screen {
+                Screen::Trigger(key) => self.force_refit = Some(key.clone()),
+                _ => return false,
+            },
             Action::ZoomIn if matches!(self.screen, Screen::Trigger(_)) => {
                 self.zoom = self.zoom.saturating_sub(1)
             }

@@ -24,6 +24,7 @@ pub enum Action {
     Sources,
     ZoomIn,
     ZoomOut,
+    Refit,
 }
 
 /// Where an action does something: shown in that screen's help and footer.
@@ -128,6 +129,13 @@ pub const ACTIONS: &[ActionInfo] = &[
         keys: &["-"],
         scope: Scope::Detail,
         help: "longer time range",
+    },
+    ActionInfo {
+        action: Action::Refit,
+        name: "refit",
+        keys: &["r"],
+        scope: Scope::Detail,
+        help: "refit the forecast now",
     },
     ActionInfo {
         action: Action::Back,

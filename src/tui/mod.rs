@@ -26,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Options;
 use crate::config::Loaded;
-use crate::source::{Poller, build_sources, trigger_queries};
+use crate::forecast::ForecastRequest;
+use crate::source::{Poller, trigger_queries};
 
 pub use app::{App, Message, Screen};
 use keymap::KeyMap;
@@ -109,13 +110,14 @@ fn spawn_signal_listeners(tx: &mpsc::UnboundedSender<Message>) -> Result<()> {
 }
 
 pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
+    let clock = opts.clock();
+    // Recording (--record) and replay (--replay) wrap the sources here.
+    let (sources, _recorder) = crate::cli::sources_for(&loaded, opts, &clock)?;
     let config = loaded.config;
     let theme =
         Theme::load(&config.cockpit.theme, ColorSupport::detect()).map_err(anyhow::Error::msg)?;
     let keymap = KeyMap::new(&config.keys).map_err(|e| anyhow!("{}: {e}", loaded.origin))?;
     let (_log_guard, log_path) = crate::logging::init().map_err(anyhow::Error::msg)?;
-    let clock = opts.clock();
-    let sources = build_sources(&config, &clock).map_err(anyhow::Error::msg)?;
     let queries = trigger_queries(&config);
     let mouse = config.cockpit.mouse;
     tracing::info!(origin = %loaded.origin, queries = queries.len(), log = %log_path.display(), "cockpit starting");
@@ -170,6 +172,22 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
             let _ = poll_tx.send(Message::Source(e));
         });
         Arc::new(Poller::new(&config, sources)).spawn(queries, clock, sink, cancel.clone());
+
+        // Forecasts fit on their own thread, one at a time: a slow fit never
+        // delays a key press, and results come back as messages.
+        let (fit_tx, fit_rx) = std::sync::mpsc::channel::<(String, ForecastRequest)>();
+        let fit_out = tx.clone();
+        std::thread::Builder::new()
+            .name("forecast".into())
+            .spawn(move || {
+                while let Ok((key, req)) = fit_rx.recv() {
+                    let f = crate::forecast::forecast_trigger(&req);
+                    if fit_out.send(Message::Forecast(key, Box::new(f))).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("cannot start the forecast thread")?;
         drop(tx);
 
         // One loop: block for a message, drain the queue, draw once.
@@ -182,6 +200,9 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
                 break;
             }
             app.settle();
+            for job in app.jobs.drain(..) {
+                let _ = fit_tx.send(job);
+            }
             if redraw {
                 draw(&mut terminal, &mut app)?;
             }

@@ -298,21 +298,30 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
     let mut widths = vec![
         Constraint::Length(7), // state
         if wide {
-            Constraint::Length(36)
+            Constraint::Min(30)
         } else {
-            Constraint::Min(20)
+            Constraint::Min(16)
         }, // trigger
-        Constraint::Length(if wide { 24 } else { 17 }), // value / capacity
+        Constraint::Length(if wide {
+            22
+        } else if mid {
+            17
+        } else {
+            15
+        }), // value / capacity
         Constraint::Length(bar_w as u16 + 6), // used
-        Constraint::Length(if wide { 20 } else { 8 }), // headroom
+        Constraint::Length(if wide { 18 } else { 8 }), // headroom
     ];
     let mut header = vec!["STATE", "TRIGGER", "VALUE / CAPACITY", "USED", "HEADROOM"];
     if mid {
-        widths.push(Constraint::Length(if wide { 22 } else { 14 }));
+        widths.push(Constraint::Length(if wide { 20 } else { 14 }));
         header.push("ETA p50 [p10–p90]");
+    } else {
+        widths.push(Constraint::Length(6));
+        header.push("ETA");
     }
     let spark_w = if wide {
-        24
+        16
     } else if mid {
         12
     } else {
@@ -320,8 +329,15 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
     };
     widths.push(Constraint::Length(spark_w as u16));
     header.push("LAST 24H");
-    if wide {
-        widths.push(Constraint::Fill(1));
+    // The scaling step needs room to be read; below that it is left out.
+    let with_step = wide && area.width >= 150;
+    if with_step {
+        widths.push(Constraint::Length(
+            (area
+                .width
+                .saturating_sub(30 + 22 + 16 + 18 + 20 + 16 + 7 + 8))
+            .max(20),
+        ));
         header.push("SCALING STEP");
     }
 
@@ -400,6 +416,12 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                     )),
                     Cell::from(Span::styled(headroom, base)),
                 ];
+                if !mid {
+                    cells.push(Cell::from(Span::styled(
+                        crate::report::eta_short(tr),
+                        if tr.urgent { t.scale } else { t.forecast },
+                    )));
+                }
                 if mid {
                     cells.push(Cell::from(Span::styled(
                         eta_text(tr),
@@ -410,7 +432,7 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                     trend(app, tr, spark_w),
                     if muted { t.muted } else { t.state(tr.state) },
                 )));
-                if wide {
+                if with_step {
                     let step = tr
                         .policy
                         .as_ref()
@@ -451,7 +473,13 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
 /// (left out when narrow; bytes keep their prefixes, which carry meaning).
 fn value_of_capacity(v: Option<f64>, c: Option<f64>, unit: &str, wide: bool) -> String {
     let bytes = unit == "B" || unit.starts_with("B/");
-    if bytes || unit == "%" {
+    if !wide
+        && bytes
+        && let (Some(v), Some(c)) = (v, c)
+    {
+        return format!("{}{}", crate::units::iec_pair(v, c), &unit[1..]);
+    }
+    if bytes || (wide && unit == "%") {
         return format!("{} / {}", opt(v, unit), opt(c, unit));
     }
     let bare = |x: Option<f64>| x.map(|x| format_value(x, "")).unwrap_or_else(|| "—".into());
@@ -649,7 +677,13 @@ fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
     let (span_ms, span_name) = ZOOMS[app.zoom.min(ZOOMS.len() - 1)];
     let to = app.now_ms;
     let from = to - span_ms;
-    let title = format!(" history {span_name} · thresholds warn/scale/critical ");
+    let title = match tr.forecast.as_ref().filter(|f| !f.points.is_empty()) {
+        Some(f) => format!(
+            " history {span_name} · forecast {} with 80/95 % bands · thresholds · breach marker ",
+            f.model
+        ),
+        None => format!(" history {span_name} · thresholds warn/scale/critical "),
+    };
     let block = Block::bordered()
         .border_style(t.border)
         .title(Span::styled(title, t.header));
@@ -706,65 +740,80 @@ fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
         .enumerate()
         .filter_map(|(i, b)| b.map(|v| (from as f64 + i as f64 * step, v)))
         .collect();
-    let lines_data: Vec<Vec<(f64, f64)>> = thresholds
-        .iter()
-        .map(|&y| vec![(from as f64, y), (to as f64, y)])
-        .collect();
-    let mut datasets = vec![];
-    for (i, l) in lines_data.iter().enumerate() {
-        let style = match i {
-            0 => t.warn,
-            1 => t.scale,
-            _ => t.critical,
-        };
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(style.remove_modifier(Modifier::BOLD))
-                .data(l),
-        );
-    }
-    let fc: Vec<(f64, f64)> = tr
-        .forecast
-        .as_ref()
-        .map(|f| {
-            f.points
-                .iter()
-                .filter(|p| p.t <= to + span_ms / 4)
-                .map(|p| (p.t as f64, p.mean))
-                .collect()
-        })
+    // With a forecast, the chart runs half a span into the future.
+    let forecast = tr.forecast.as_ref().filter(|f| !f.points.is_empty());
+    let x_end = if forecast.is_some() {
+        to + span_ms / 2
+    } else {
+        to
+    };
+    let ahead: Vec<&crate::forecast::ForecastPoint> = forecast
+        .map(|f| f.points.iter().filter(|p| p.t <= x_end).collect())
         .unwrap_or_default();
-    datasets.push(
+    let band = |pick: fn(&crate::forecast::ForecastPoint) -> f64| -> Vec<(f64, f64)> {
+        ahead
+            .iter()
+            .map(|p| (p.t as f64, pick(p).clamp(0.0, y_max)))
+            .collect()
+    };
+    let (lo95, hi95, lo80, hi80, mean) = (
+        band(|p| p.lo95),
+        band(|p| p.hi95),
+        band(|p| p.lo80),
+        band(|p| p.hi80),
+        band(|p| p.mean),
+    );
+    let horizontal = |y: f64| vec![(from as f64, y), (x_end as f64, y)];
+    let lines_data: Vec<Vec<(f64, f64)>> = thresholds.iter().map(|&y| horizontal(y)).collect();
+    // The breach marker: a vertical line at the p50 crossing.
+    let breach_at = match tr.forecast.as_ref().map(|f| &f.breach) {
+        Some(crate::forecast::Breach::Forecast { p50_s, .. }) => {
+            let at = to as f64 + p50_s * 1000.0;
+            (at <= x_end as f64).then_some(at)
+        }
+        _ => None,
+    };
+    let marker: Vec<(f64, f64)> = breach_at
+        .map(|x| vec![(x, 0.0), (x, y_max)])
+        .unwrap_or_default();
+    fn line(data: &[(f64, f64)], style: Style) -> Dataset<'_> {
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(t.text)
-            .data(&points),
-    );
-    if !fc.is_empty() {
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(t.forecast)
-                .data(&fc),
-        );
+            .style(style)
+            .data(data)
     }
-    let x_end = if fc.is_empty() {
-        to as f64
-    } else {
-        (to + span_ms / 4) as f64
-    };
+    let mut datasets = vec![];
+    for (i, l) in lines_data.iter().enumerate() {
+        let style = [t.warn, t.scale, t.critical][i.min(2)];
+        datasets.push(line(l, style.remove_modifier(Modifier::BOLD)));
+    }
+    for b in [&lo95, &hi95] {
+        datasets.push(line(b, t.muted));
+    }
+    for b in [&lo80, &hi80] {
+        datasets.push(line(b, t.forecast.add_modifier(Modifier::DIM)));
+    }
+    datasets.push(line(&points, t.text));
+    datasets.push(line(&mean, t.forecast));
+    if !marker.is_empty() {
+        datasets.push(line(&marker, t.critical));
+    }
+    let mut x_labels = vec![
+        Span::styled(format!("-{span_name}"), t.muted),
+        Span::styled("now", t.muted),
+    ];
+    if forecast.is_some() {
+        x_labels.push(Span::styled(
+            format!("+{}", crate::time::human_secs(span_ms as f64 / 2000.0)),
+            t.muted,
+        ));
+    }
     let chart = Chart::new(datasets)
         .x_axis(
             Axis::default()
-                .bounds([from as f64, x_end])
-                .labels(vec![
-                    Span::styled(format!("-{span_name}"), t.muted),
-                    Span::styled("now", t.muted),
-                ])
+                .bounds([from as f64, x_end as f64])
+                .labels(x_labels)
                 .style(t.border),
         )
         .y_axis(

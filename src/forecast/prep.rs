@@ -1,0 +1,281 @@
+//! Preprocessing: from raw samples (unsorted, duplicated, gappy, maybe a
+//! counter with resets) to a regular grid the models can read by index.
+
+use crate::series::Sample;
+
+/// A series on a fixed step: `values[i]` is the value at
+/// `start_ms + i * step_ms`; the last value is at the newest sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regular {
+    pub start_ms: i64,
+    pub step_ms: i64,
+    pub values: Vec<f64>,
+    /// Counter resets that were compensated.
+    pub resets: usize,
+}
+
+impl Regular {
+    pub fn end_ms(&self) -> i64 {
+        self.start_ms + self.step_ms * (self.values.len().max(1) as i64 - 1)
+    }
+}
+
+/// Finite samples sorted by time, duplicates of one timestamp merged into
+/// their mean (a DST repeat or a double scrape must not count twice).
+pub fn clean(samples: &[Sample]) -> Vec<Sample> {
+    let mut s: Vec<Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.v.is_finite())
+        .collect();
+    s.sort_by_key(|s| s.t);
+    let mut out: Vec<Sample> = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let t = s[i].t;
+        let mut j = i;
+        let mut sum = 0.0;
+        while j < s.len() && s[j].t == t {
+            sum += s[j].v;
+            j += 1;
+        }
+        out.push(Sample::new(t, sum / (j - i) as f64));
+        i = j;
+    }
+    out
+}
+
+/// The most common spacing, taken as the median of the positive gaps.
+pub fn median_step(s: &[Sample]) -> Option<i64> {
+    let mut d: Vec<i64> = s
+        .windows(2)
+        .map(|w| w[1].t - w[0].t)
+        .filter(|d| *d > 0)
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    d.sort_unstable();
+    Some(d[d.len() / 2])
+}
+
+/// A counter-like series (never falling except by resets to near zero) gets
+/// its resets compensated the way Prometheus' `increase` does: after a drop,
+/// the value before the drop is added to everything that follows. Gauges are
+/// left alone. Returns how many resets were compensated.
+pub fn fix_counter_resets(v: &mut [f64]) -> usize {
+    if v.len() < 3 || v.iter().any(|x| *x < 0.0) {
+        return 0;
+    }
+    let drops: Vec<usize> = (1..v.len()).filter(|&i| v[i] < v[i - 1]).collect();
+    let rises = (1..v.len()).filter(|&i| v[i] > v[i - 1]).count();
+    // Only a series that mostly rises and whose every drop lands near zero.
+    let counter_like = !drops.is_empty()
+        && drops.len() * 20 <= v.len()
+        && rises * 2 >= v.len()
+        && drops.iter().all(|&i| v[i] <= 0.1 * v[i - 1]);
+    if !counter_like {
+        return 0;
+    }
+    let mut offset = 0.0;
+    let mut prev_raw = v[0];
+    for x in v.iter_mut().skip(1) {
+        let raw = *x;
+        if raw < prev_raw {
+            offset += prev_raw;
+        }
+        prev_raw = raw;
+        *x = raw + offset;
+    }
+    drops.len()
+}
+
+/// Resample cleaned samples onto a grid of `step_ms` ending at the newest
+/// sample: each grid point takes the mean of the samples within half a step
+/// of it, and empty points are interpolated linearly (gaps). History before a
+/// gap longer than `max_gap_steps` is dropped, and at most `max_points` of the
+/// newest points are kept.
+pub fn regularise(
+    s: &[Sample],
+    step_ms: i64,
+    max_points: usize,
+    max_gap_steps: i64,
+) -> Option<Regular> {
+    let last = s.last()?;
+    if step_ms <= 0 {
+        return None;
+    }
+    // Cut at the newest long gap: older data describes another regime.
+    let mut first = 0;
+    for i in (1..s.len()).rev() {
+        if s[i].t - s[i - 1].t > max_gap_steps * step_ms {
+            first = i;
+            break;
+        }
+    }
+    let s = &s[first..];
+    let span = last.t - s[0].t;
+    let n = ((span + step_ms / 2) / step_ms + 1) as usize;
+    let n = n.min(max_points.max(1));
+    let start = last.t - (n as i64 - 1) * step_ms;
+    let mut sum = vec![0.0; n];
+    let mut cnt = vec![0u32; n];
+    for x in s {
+        let k = (x.t - start + step_ms / 2).div_euclid(step_ms);
+        if (0..n as i64).contains(&k) {
+            sum[k as usize] += x.v;
+            cnt[k as usize] += 1;
+        }
+    }
+    let mut values = vec![f64::NAN; n];
+    for k in 0..n {
+        if cnt[k] > 0 {
+            values[k] = sum[k] / cnt[k] as f64;
+        }
+    }
+    fill_gaps(&mut values);
+    if values.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    Some(Regular {
+        start_ms: start,
+        step_ms,
+        values,
+        resets: 0,
+    })
+}
+
+/// Linear interpolation over NaN runs; leading NaNs take the first value.
+pub fn fill_gaps(v: &mut [f64]) {
+    let Some(first) = v.iter().position(|x| !x.is_nan()) else {
+        return;
+    };
+    let fv = v[first];
+    v[..first].fill(fv);
+    let mut prev = first;
+    for i in first + 1..v.len() {
+        if v[i].is_nan() {
+            continue;
+        }
+        if i > prev + 1 {
+            let (a, b) = (v[prev], v[i]);
+            let len = (i - prev) as f64;
+            for (j, slot) in v.iter_mut().enumerate().take(i).skip(prev + 1) {
+                *slot = a + (b - a) * (j - prev) as f64 / len;
+            }
+        }
+        prev = i;
+    }
+    let lv = v[prev];
+    v[prev + 1..].fill(lv);
+}
+
+/// The newest persistent level shift: an index `k` where the median of the
+/// `w` points after it differs from the median of the `w` points before it by
+/// more than `k_sigma` robust standard deviations of the first differences,
+/// and the whole tail since `k` stays on the new side of the midpoint.
+/// Returns the index and the size of the shift.
+pub fn level_shift(y: &[f64], w: usize, k_sigma: f64) -> Option<(usize, f64)> {
+    let n = y.len();
+    if w < 4 || n < 2 * w + 2 {
+        return None;
+    }
+    let diffs: Vec<f64> = y.windows(2).map(|p| (p[1] - p[0]).abs()).collect();
+    let sigma = 1.4826 * super::stats::median(&diffs);
+    if !(sigma > 0.0) {
+        return None;
+    }
+    let stride = (w / 4).max(1);
+    // Scan back from the newest split; once a shift is found, keep going
+    // while it grows, so the split lands where the level moved, not where
+    // the windows first straddle it.
+    let mut best: Option<(usize, f64)> = None;
+    let mut k = n - w;
+    while k >= w {
+        let before = super::stats::median(&y[k - w..k]);
+        let after = super::stats::median(&y[k..k + w]);
+        let shift = after - before;
+        let mid = before + shift / 2.0;
+        let tail = &y[k..];
+        let same_side = tail
+            .iter()
+            .filter(|v| (**v - mid).signum() == shift.signum())
+            .count();
+        let holds = shift.abs() > k_sigma * sigma && same_side as f64 >= 0.9 * tail.len() as f64;
+        match best {
+            Some((_, b)) if holds && shift.abs() > b.abs() => best = Some((k, shift)),
+            Some(_) if !holds => break,
+            None if holds => best = Some((k, shift)),
+            _ => {}
+        }
+        if k < stride {
+            break;
+        }
+        k -= stride;
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_sorts_and_merges_duplicates() {
+        let s = [
+            Sample::new(20, 4.0),
+            Sample::new(10, 1.0),
+            Sample::new(20, 2.0),
+            Sample::new(30, f64::NAN),
+        ];
+        let c = clean(&s);
+        assert_eq!(c, vec![Sample::new(10, 1.0), Sample::new(20, 3.0)]);
+    }
+
+    #[test]
+    fn regularise_fills_gaps_and_ends_at_newest() {
+        let s: Vec<Sample> = [0, 10, 20, 50, 60]
+            .iter()
+            .map(|&t| Sample::new(t, t as f64))
+            .collect();
+        let r = regularise(&s, 10, 100, 10).expect("regular");
+        assert_eq!(r.start_ms, 0);
+        assert_eq!(r.end_ms(), 60);
+        assert_eq!(r.values, vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+    }
+
+    #[test]
+    fn regularise_drops_history_before_a_long_gap() {
+        let mut s: Vec<Sample> = (0..5).map(|i| Sample::new(i * 10, 1.0)).collect();
+        s.extend((0..5).map(|i| Sample::new(1000 + i * 10, 2.0)));
+        let r = regularise(&s, 10, 100, 20).expect("regular");
+        assert_eq!(r.values, vec![2.0; 5]);
+    }
+
+    #[test]
+    fn counter_resets_are_compensated_but_gauges_are_not() {
+        let mut c = vec![1.0, 2.0, 3.0, 4.0, 0.0, 1.0, 2.0];
+        c.extend((3..40).map(f64::from));
+        assert_eq!(fix_counter_resets(&mut c), 1);
+        assert_eq!(&c[..7], &[1.0, 2.0, 3.0, 4.0, 4.0, 5.0, 6.0]);
+        let mut g = vec![5.0, 6.0, 4.0, 7.0, 3.0, 6.0];
+        let before = g.clone();
+        assert_eq!(fix_counter_resets(&mut g), 0);
+        assert_eq!(g, before);
+    }
+
+    #[test]
+    fn level_shift_is_found_where_it_happened() {
+        let mut y: Vec<f64> = (0..300)
+            .map(|i| 10.0 + ((i * 7) % 5) as f64 * 0.1)
+            .collect();
+        for v in y.iter_mut().skip(200) {
+            *v += 20.0;
+        }
+        let (k, shift) = level_shift(&y, 40, 8.0).expect("shift");
+        assert!((190..=210).contains(&k), "k = {k}");
+        assert!((shift - 20.0).abs() < 1.0);
+        let flat: Vec<f64> = (0..300).map(|i| ((i * 7) % 5) as f64).collect();
+        assert_eq!(level_shift(&flat, 40, 8.0), None);
+    }
+}

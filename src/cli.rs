@@ -281,6 +281,76 @@ pub fn rules(opts: &Options) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+// ------------------------------------------------------------------ runbooks
+
+/// The configuration `runbook` commands check against: only one given
+/// with `--config` (the embedded example is not assumed).
+fn runbook_config(opts: &Options) -> Result<Option<Loaded>> {
+    match &opts.config {
+        Some(p) => Ok(Some(config::load_file(p)?)),
+        None => Ok(None),
+    }
+}
+
+/// The runbook folder: `--dir`, else the configuration's `runbooks.dir`.
+fn runbook_dir(opts: &Options, dir: Option<&Path>) -> Result<PathBuf> {
+    if let Some(d) = dir {
+        return Ok(d.to_path_buf());
+    }
+    let loaded = load(opts)?;
+    let d = &loaded.config.runbooks.dir;
+    Ok(if d.is_absolute() {
+        d.clone()
+    } else {
+        loaded.base_dir().join(d)
+    })
+}
+
+pub fn runbook_lint(opts: &Options, paths: &[PathBuf]) -> Result<ExitCode> {
+    let loaded = runbook_config(opts)?;
+    let linted = crate::runbook::lint::lint_paths(paths, loaded.as_ref().map(|l| &l.config));
+    let mut bad = 0;
+    for l in &linted {
+        for line in l.lines() {
+            println!("{line}");
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "capdeck: {bad} problem{} in {} file{}",
+            if bad == 1 { "" } else { "s" },
+            linted.len(),
+            if linted.len() == 1 { "" } else { "s" }
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        eprintln!(
+            "capdeck: {} runbook file{} ok",
+            linted.len(),
+            if linted.len() == 1 { "" } else { "s" }
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+pub fn runbook_list(opts: &Options, dir: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let dir = runbook_dir(opts, dir)?;
+    let loaded = load(opts)?;
+    let runs = crate::runbook::catalog::scan_runs(&crate::paths::state_dir().join("runs"));
+    let entries = crate::runbook::catalog::list(&dir, Some(&loaded.config), &runs)
+        .with_context(|| format!("cannot read runbook folder {}", dir.display()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".into())
+        );
+    } else {
+        print!("{}", crate::runbook::catalog::list_text(&entries));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `capdeck backtest`: one line (text) or one JSON object per file and model.
 /// A file that cannot be read is reported and the others still run; the exit
 /// code is 1 when any file failed.
@@ -325,4 +395,263 @@ pub fn backtest(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A run folder from an id (in the state folder) or a path.
+fn run_dir_of(run: &str) -> Result<PathBuf> {
+    let p = Path::new(run);
+    if p.join(crate::runbook::journal::JOURNAL).is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let runs = crate::runbook::session::runs_dir();
+    let exact = runs.join(run);
+    if exact.join(crate::runbook::journal::JOURNAL).is_file() {
+        return Ok(exact);
+    }
+    let matches: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().contains(run))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match matches.len() {
+        1 => Ok(matches[0].clone()),
+        0 => bail!("no run `{run}` in {}", runs.display()),
+        n => bail!("`{run}` matches {n} runs; give more of the id"),
+    }
+}
+
+fn exec_policy(opts: &Options) -> Result<crate::runbook::machine::ExecPolicy> {
+    let loaded = load(opts)?;
+    Ok(crate::runbook::machine::ExecPolicy {
+        allow_exec: loaded.config.runbooks.allow_exec,
+        drills_execute: loaded.config.runbooks.drills_execute,
+    })
+}
+
+/// A runbook file from an id in the runbook folder, or a path.
+fn runbook_file(opts: &Options, runbook: &str, dir: Option<&Path>) -> Result<PathBuf> {
+    let p = Path::new(runbook);
+    if p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let dir = runbook_dir(opts, dir)?;
+    for f in crate::runbook::lint::runbook_files(&dir).unwrap_or_default() {
+        if let Ok(text) = std::fs::read_to_string(&f)
+            && crate::runbook::parse_runbook(&text).meta.id == runbook
+        {
+            return Ok(f);
+        }
+    }
+    bail!("no runbook `{runbook}` in {}", dir.display())
+}
+
+pub fn runbook_start(
+    opts: &Options,
+    runbook: &str,
+    inputs: &[String],
+    dir: Option<&Path>,
+    drill: bool,
+) -> Result<ExitCode> {
+    let file = runbook_file(opts, runbook, dir)?;
+    let mut map = std::collections::BTreeMap::new();
+    for i in inputs {
+        let Some((k, v)) = i.split_once('=') else {
+            bail!("--input `{i}`: write NAME=VALUE");
+        };
+        map.insert(k.to_string(), v.to_string());
+    }
+    let s = crate::runbook::session::Session::start(
+        &crate::runbook::session::runs_dir(),
+        &file,
+        map,
+        drill,
+        exec_policy(opts)?,
+        crate::runbook::session::me(),
+        crate::runbook::session::Launcher::current(),
+        crate::time::now_ms(),
+    )?;
+    println!("{}", s.run.id);
+    eprintln!(
+        "capdeck: {} of {} started in {}",
+        if drill { "drill" } else { "run" },
+        s.run.runbook.meta.id,
+        s.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runbook_runs(json: bool) -> Result<ExitCode> {
+    let runs = crate::runbook::catalog::scan_runs(&crate::runbook::session::runs_dir());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &runs {
+        println!(
+            "{}  {}{}  {}  {}",
+            r.id,
+            if r.drill { "DRILL " } else { "" },
+            r.runbook,
+            r.started_at.map(crate::time::rfc3339).unwrap_or_default(),
+            match &r.outcome {
+                Some(o) => format!("finished: {o}"),
+                None => "open".into(),
+            }
+        );
+    }
+    if runs.is_empty() {
+        println!("no runs");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_session(opts: &Options, run: &str) -> Result<crate::runbook::session::Session> {
+    let dir = run_dir_of(run)?;
+    Ok(crate::runbook::session::Session::view(
+        &dir,
+        exec_policy(opts)?,
+        crate::runbook::session::me(),
+        crate::runbook::session::Launcher::current(),
+        crate::time::now_ms(),
+    )?)
+}
+
+pub fn runbook_status(opts: &Options, run: &str, json: bool) -> Result<ExitCode> {
+    let s = open_session(opts, run)?;
+    let r = &s.run;
+    let waiting = r.waiting();
+    let rto = r.rto();
+    let current = r.current.map(|i| r.runbook.steps[i].id.clone());
+    if json {
+        let v = serde_json::json!({
+            "run": r.id, "runbook": r.runbook.meta.id, "drill": r.drill,
+            "current": current, "waiting": waiting, "rto": rto,
+            "steps": r.runbook.steps.iter().zip(&r.steps).map(|(d, st)| serde_json::json!({"id": d.id, "status": st.status})).collect::<Vec<_>>(),
+            "present": r.present().iter().map(|p| p.actor.label()).collect::<Vec<_>>(),
+            "runbook_changed": s.runbook_changed, "damage": s.damage, "last_seq": r.last_seq,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{}{} ({}): current step {}",
+            if r.drill { "DRILL " } else { "" },
+            r.id,
+            r.runbook.meta.id,
+            current.as_deref().unwrap_or("none")
+        );
+        println!("waiting: {}", serde_json::to_string(&waiting)?);
+        for (d, st) in r.runbook.steps.iter().zip(&r.steps) {
+            println!(
+                "  {:<10} {}",
+                format!("{:?}", st.status).to_lowercase(),
+                d.id
+            );
+        }
+        println!(
+            "RTO: elapsed {}{}",
+            crate::time::human_secs(rto.elapsed_ms as f64 / 1000.0),
+            rto.remaining_ms
+                .map(|m| format!(", remaining {}", crate::time::human_secs(m as f64 / 1000.0)))
+                .unwrap_or_default()
+        );
+        if let Some(c) = &s.runbook_changed {
+            println!("note: {c}");
+        }
+        for d in &s.damage {
+            println!("journal line {}: {}", d.line, d.what);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runbook_note(opts: &Options, run: &str, text: &str) -> Result<ExitCode> {
+    let mut s = open_session(opts, run)?;
+    let out = s.send(
+        crate::runbook::Event::Note {
+            text: text.to_string(),
+        },
+        crate::time::now_ms(),
+    )?;
+    if let Some(r) = out.rejected.first() {
+        bail!("{r}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runbook_verify(run: &str) -> Result<ExitCode> {
+    let dir = run_dir_of(run)?;
+    let v = crate::runbook::journal::verify(&dir.join(crate::runbook::journal::JOURNAL))?;
+    for d in &v.damage {
+        println!(
+            "{}:{}: {}",
+            dir.join(crate::runbook::journal::JOURNAL).display(),
+            d.line,
+            d.what
+        );
+    }
+    for l in &v.repaired {
+        println!("line {l}: torn by a crash, repaired by a later line");
+    }
+    if let Some(l) = v.partial_tail {
+        println!(
+            "line {l}: incomplete (an append in progress, or torn; the next append repairs it)"
+        );
+    }
+    println!(
+        "{}: {} lines, {} entries, last hash {}: {}",
+        dir.display(),
+        v.lines,
+        v.entries,
+        v.last_hash,
+        if v.ok() {
+            "chain verifies"
+        } else {
+            "DOES NOT VERIFY"
+        }
+    );
+    Ok(if v.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn runbook_export(run: &str, json: bool) -> Result<ExitCode> {
+    let dir = run_dir_of(run)?;
+    let x = crate::runbook::export::export(&dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&x)?);
+    } else {
+        print!("{}", crate::runbook::export::markdown(&x));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runbook_exec_child(dir: &Path, step: &str, action: usize) -> Result<ExitCode> {
+    let code = crate::runbook::exec::run_child(dir, step, action)?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+pub fn runbook_journal_stress(file: &Path, count: u64, tag: &str) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut j = crate::runbook::journal::Journal::open(file)?;
+    let me = crate::runbook::session::me();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for i in 0..count {
+        let fact = crate::runbook::record::Fact::Note {
+            text: format!("{tag} {i}"),
+        };
+        if let Some(e) = j.append("stress", &me, crate::time::now_ms(), &fact, None)? {
+            // Printed only after sync_data returned: an acknowledged append.
+            writeln!(out, "{} {tag} {i}", e.seq)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod observe;
 pub mod paths;
 pub mod report;
+pub mod runbook;
 pub mod series;
 pub mod source;
 pub mod time;

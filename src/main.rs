@@ -93,6 +93,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Runbooks: list, lint, runs, journals and exports.
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -104,6 +109,79 @@ enum Command {
 enum ConfigCommand {
     /// Validate a configuration file (default: the one capdeck would use).
     Check { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand, Debug)]
+enum RunbookCommand {
+    /// Every runbook: id, title, kind, objectives, triggers, last drill.
+    List {
+        /// Runbook folder (default: the configuration's runbooks.dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check runbook files or folders; prints file:line:col: message, exit 1 on any.
+    Lint {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Start a run of a runbook (an id from the runbook folder, or a file).
+    Start {
+        runbook: String,
+        /// An input, NAME=VALUE (repeatable).
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Start a drill: a run marked as a drill, commands simulated unless
+    /// runbooks.drills_execute is set.
+    Drill {
+        runbook: String,
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Runs in the state folder, newest first.
+    Runs {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Where a run is: its current step and what it waits for.
+    Status {
+        run: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Add a note to a run's journal.
+    Note { run: String, text: String },
+    /// Check a run's journal: every line readable, the hash chain intact.
+    Verify { run: String },
+    /// A run's timeline from its journal alone.
+    Export {
+        run: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+    /// Internal: the detached child that runs one command of a run.
+    #[command(hide = true)]
+    ExecChild {
+        dir: PathBuf,
+        step: String,
+        action: usize,
+    },
+    /// Internal: append N notes to a journal, printing each acknowledged seq
+    /// (used by the journal fault tests and benchmarks).
+    #[command(hide = true)]
+    JournalStress {
+        file: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long, default_value = "stress")]
+        tag: String,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -168,9 +246,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
             horizon,
             matches!(format, Format::Json),
         ),
+        Some(Command::Runbook { command }) => run_runbook(&opts, command),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => cli::config_check(file.as_deref().or(opts.config.as_deref())),
+    }
+}
+
+fn run_runbook(opts: &cli::Options, command: RunbookCommand) -> Result<ExitCode> {
+    match command {
+        RunbookCommand::List { dir, format } => {
+            cli::runbook_list(opts, dir.as_deref(), matches!(format, Format::Json))
+        }
+        RunbookCommand::Lint { paths } => cli::runbook_lint(opts, &paths),
+        RunbookCommand::Start {
+            runbook,
+            inputs,
+            dir,
+        } => cli::runbook_start(opts, &runbook, &inputs, dir.as_deref(), false),
+        RunbookCommand::Drill {
+            runbook,
+            inputs,
+            dir,
+        } => cli::runbook_start(opts, &runbook, &inputs, dir.as_deref(), true),
+        RunbookCommand::Runs { format } => cli::runbook_runs(matches!(format, Format::Json)),
+        RunbookCommand::Status { run, format } => {
+            cli::runbook_status(opts, &run, matches!(format, Format::Json))
+        }
+        RunbookCommand::Note { run, text } => cli::runbook_note(opts, &run, &text),
+        RunbookCommand::Verify { run } => cli::runbook_verify(&run),
+        RunbookCommand::Export { run, format } => {
+            cli::runbook_export(&run, matches!(format, ReportFormat::Json))
+        }
+        RunbookCommand::ExecChild { dir, step, action } => {
+            cli::runbook_exec_child(&dir, &step, action)
+        }
+        RunbookCommand::JournalStress { file, count, tag } => {
+            cli::runbook_journal_stress(&file, count, &tag)
+        }
     }
 }
 

@@ -216,6 +216,10 @@ impl DemoSource {
         q: &QuerySpec,
         times: impl Iterator<Item = i64> + Clone,
     ) -> Result<Answer, SourceError> {
+        if let Some(rest) = q.name.strip_prefix("watch:") {
+            let metric = rest.rsplit('/').next().unwrap_or(rest);
+            return Ok(watch_series(self.seed, metric, times));
+        }
         if let Some(cap) = self.capacities.get(&*q.name) {
             return Ok(Answer {
                 series: vec![SeriesData {
@@ -279,6 +283,194 @@ impl DemoSource {
             .samples
             .first()
             .map(|s| s.v)
+    }
+}
+
+/// How the demo draws a runbook's `watch` series, by metric name: a label
+/// naming the rows, the rows, and the range the value sweeps.
+struct Watched {
+    metric: &'static str,
+    label: &'static str,
+    rows: &'static [&'static str],
+    lo: f64,
+    hi: f64,
+    /// 0 or 1 (an `up`-like health metric) instead of a level.
+    boolean: bool,
+}
+
+const WATCHED: &[Watched] = &[
+    Watched {
+        metric: "pg_replication_lag_seconds",
+        label: "instance",
+        rows: &["pg-main-2", "pg-main-3"],
+        lo: 0.2,
+        hi: 25.0,
+        boolean: false,
+    },
+    Watched {
+        metric: "pg_up",
+        label: "instance",
+        rows: &["pg-main-1", "pg-main-2", "pg-main-3"],
+        lo: 0.0,
+        hi: 1.0,
+        boolean: true,
+    },
+    Watched {
+        metric: "pgbouncer_clients_waiting",
+        label: "",
+        rows: &[],
+        lo: -10.0,
+        hi: 60.0,
+        boolean: false,
+    },
+    Watched {
+        metric: "pgbouncer_idle_in_transaction",
+        label: "",
+        rows: &[],
+        lo: -5.0,
+        hi: 40.0,
+        boolean: false,
+    },
+    Watched {
+        metric: "imagegen_error_ratio",
+        label: "",
+        rows: &[],
+        lo: -0.1,
+        hi: 0.6,
+        boolean: false,
+    },
+    Watched {
+        metric: "buildmate_render_queue_depth",
+        label: "",
+        rows: &[],
+        lo: -2000.0,
+        hi: 12_000.0,
+        boolean: false,
+    },
+    Watched {
+        metric: "render_cache_hit_ratio",
+        label: "",
+        rows: &[],
+        lo: 0.2,
+        hi: 0.95,
+        boolean: false,
+    },
+    Watched {
+        metric: "restore_pending_objects",
+        label: "bucket",
+        rows: &[
+            "buildmate-documents",
+            "buildmate-compliance",
+            "buildmate-media",
+        ],
+        lo: -20_000.0,
+        hi: 50_000.0,
+        boolean: false,
+    },
+    Watched {
+        metric: "objectstore_bucket_objects",
+        label: "bucket",
+        rows: &[
+            "buildmate-documents",
+            "buildmate-compliance",
+            "buildmate-media",
+        ],
+        lo: 800_000.0,
+        hi: 1_200_000.0,
+        boolean: false,
+    },
+    Watched {
+        metric: "origin_error_ratio",
+        label: "origin",
+        rows: &["primary", "secondary"],
+        lo: -0.05,
+        hi: 0.2,
+        boolean: false,
+    },
+    Watched {
+        metric: "origin_up",
+        label: "origin",
+        rows: &["primary", "secondary"],
+        lo: 0.0,
+        hi: 1.0,
+        boolean: true,
+    },
+    Watched {
+        metric: "cdn_cache_miss_ratio",
+        label: "",
+        rows: &[],
+        lo: 0.1,
+        hi: 0.5,
+        boolean: false,
+    },
+    Watched {
+        metric: "api_error_ratio",
+        label: "region",
+        rows: &["iad1", "sfo1", "fra1"],
+        lo: -0.05,
+        hi: 0.05,
+        boolean: false,
+    },
+    Watched {
+        metric: "api_p99_seconds",
+        label: "",
+        rows: &[],
+        lo: 0.2,
+        hi: 3.0,
+        boolean: false,
+    },
+];
+
+/// A `watch` series cycles through its range every half hour (each row at
+/// its own phase), so a gate on it passes and fails in turn during a
+/// walk-through. Unknown names sweep 0..100 unlabelled.
+fn watch_series(seed: u64, metric: &str, times: impl Iterator<Item = i64> + Clone) -> Answer {
+    const PERIOD_MS: f64 = 30.0 * 60_000.0;
+    let fallback = Watched {
+        metric: "",
+        label: "",
+        rows: &[],
+        lo: 0.0,
+        hi: 100.0,
+        boolean: false,
+    };
+    let w = WATCHED
+        .iter()
+        .find(|w| w.metric == metric)
+        .unwrap_or(&fallback);
+    let rows: Vec<Option<&str>> = if w.rows.is_empty() {
+        vec![None]
+    } else {
+        w.rows.iter().map(|r| Some(*r)).collect()
+    };
+    let series = rows
+        .into_iter()
+        .map(|row| {
+            let mut labels: Labels = [("__name__".to_string(), metric.to_string())].into();
+            if let Some(r) = row {
+                labels.insert(w.label.to_string(), r.to_string());
+            }
+            // Series without rows share one phase, as metrics of one
+            // incident move together; rows (replicas, regions) differ.
+            let phase = unit(seed ^ row.map(fnv).unwrap_or(0x5EED)) * 2.0 * PI;
+            let samples = times
+                .clone()
+                .map(|t| {
+                    let wave = (2.0 * PI * t as f64 / PERIOD_MS + phase).sin();
+                    let v = if w.boolean {
+                        if wave > -0.8 { 1.0 } else { 0.0 }
+                    } else {
+                        (w.lo + (w.hi - w.lo) * (0.5 + 0.5 * wave)).max(0.0)
+                    };
+                    Sample::new(t, v)
+                })
+                .collect();
+            SeriesData { labels, samples }
+        })
+        .collect();
+    Answer {
+        series,
+        ..Answer::default()
     }
 }
 
@@ -361,6 +553,51 @@ mod tests {
                 .unwrap_or_else(|| panic!("{q} not simulated"));
             assert!(v.is_finite() && v >= 0.0, "{q} = {v}");
         }
+    }
+
+    #[test]
+    fn watch_queries_sweep_their_range_by_metric_name() {
+        let (_, d) = demo();
+        let q = |name: &str| QuerySpec {
+            name: name.into(),
+            source: "prom".into(),
+            expr: String::new(),
+            pointer: None,
+            command: Vec::new(),
+            shell: false,
+        };
+        let times = (0..60).map(|i| 1_790_000_000_000 + i * 60_000);
+        let a = d
+            .series(
+                &q("watch:pg-primary-failover/pg_replication_lag_seconds"),
+                times.clone(),
+            )
+            .unwrap();
+        assert_eq!(a.series.len(), 2);
+        assert_eq!(
+            a.series[0].labels.get("instance").map(String::as_str),
+            Some("pg-main-2")
+        );
+        let vals: Vec<f64> = a.series[0].samples.iter().map(|s| s.v).collect();
+        assert!(
+            vals.iter().any(|v| *v < 5.0) && vals.iter().any(|v| *v > 5.0),
+            "{vals:?}"
+        );
+        let b = d
+            .series(
+                &q("watch:pg-primary-failover/pg_replication_lag_seconds"),
+                times.clone(),
+            )
+            .unwrap();
+        assert_eq!(a, b, "deterministic in time");
+        let up = d.series(&q("watch:x/pg_up"), times.clone()).unwrap();
+        assert!(
+            up.series
+                .iter()
+                .all(|s| s.samples.iter().all(|x| x.v == 0.0 || x.v == 1.0))
+        );
+        let other = d.series(&q("watch:x/something_else"), times).unwrap();
+        assert_eq!(other.series.len(), 1);
     }
 
     #[test]

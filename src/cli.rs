@@ -205,8 +205,11 @@ fn snapshot_for(loaded: &Loaded, opts: &Options) -> Result<(Snapshot, Observatio
     let clock = opts.clock();
     let (sources, recorder) = sources_for(loaded, opts, &clock)?;
     let out = snapshot_with(loaded, &clock, sources)?;
-    if let Some(e) = recorder.and_then(|r| r.error()) {
-        eprintln!("capdeck: {e}");
+    if let Some(r) = recorder {
+        r.finish();
+        if let Some(e) = r.error() {
+            eprintln!("capdeck: {e}");
+        }
     }
     Ok(out)
 }

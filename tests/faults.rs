@@ -319,3 +319,40 @@ fn retry_after_spaces_the_retries() {
     assert_fails_with(&w, "HTTP 503: warming up");
     assert_eq!(s.hits(), 4);
 }
+
+#[test]
+fn queries_queued_behind_a_stalled_source_end_with_the_run() {
+    // Six queries, one request slot, a server that never answers: the
+    // queued queries end at the run's deadline instead of one after another.
+    let s = FaultServer::start(faults::stall());
+    let mut cfg = prom_config(&s.url, "concurrency = 1");
+    for i in 0..5 {
+        cfg.push_str(&format!(
+            "\n  [[domain.trigger]]\n  id = \"q{i}\"\n  title = \"Q{i}\"\n  query = 'up{{n=\"{i}\"}}'\n  capacity = 1\n"
+        ));
+    }
+    let w = Workdir::new(&cfg);
+    let run = w.report(&[]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(1));
+    let r = run.json();
+    let errors: Vec<String> = r["triggers"]
+        .as_array()
+        .expect("triggers")
+        .iter()
+        .map(|t| t["error"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(errors.len(), 6);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.starts_with("prom: timed out after ")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("request slots (concurrency 1) stayed busy")),
+        "{errors:?}"
+    );
+}

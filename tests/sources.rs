@@ -351,3 +351,63 @@ fn long_prometheus_queries_go_in_a_post_body() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn the_proxy_comes_from_the_environment() {
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let keep = lines.clone();
+    // A proxy on loopback; the target host does not exist and is never
+    // resolved: the proxy answers for it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader};
+        for conn in listener.incoming().take(4) {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().expect("clone"));
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            keep.lock()
+                .map(|mut l| l.push(first.trim().to_string()))
+                .ok();
+            respond(
+                &mut conn,
+                "200 OK",
+                "",
+                br#"{"status":"success","data":{"resultType":"scalar","result":[1796040000,"3"]}}"#,
+            );
+        }
+    });
+    let w = Workdir::new(
+        "[[source]]\nname = \"prom\"\nkind = \"prometheus\"\nurl = \"http://prometheus.capdeck-test.invalid:9090\"\ntimeout = \"2s\"\n\n[[domain]]\nid = \"d\"\ntitle = \"D\"\n  [[domain.trigger]]\n  id = \"t\"\n  title = \"T\"\n  query = 'vector(3)'\n  capacity = 10\n",
+    );
+    let run = common::capdeck_env(
+        &[
+            "--config",
+            "capdeck.toml",
+            "--now",
+            common::NOW,
+            "report",
+            "--format",
+            "json",
+        ],
+        w.path(),
+        &[("HTTP_PROXY", proxy.as_str())],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(trigger(&run.json(), "d/t")["value"], 3.0);
+    let lines = lines.lock().expect("lines").clone();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("GET http://prometheus.capdeck-test.invalid:9090/api/v1/query")),
+        "{lines:?}"
+    );
+}

@@ -57,6 +57,7 @@ struct Timing {
 pub struct Poller {
     sources: HashMap<String, Arc<dyn Source>>,
     limits: HashMap<String, Arc<Semaphore>>,
+    concurrency: HashMap<String, usize>,
     timing: HashMap<String, Timing>,
 }
 
@@ -64,6 +65,7 @@ impl Poller {
     pub fn new(config: &Config, sources: Vec<Arc<dyn Source>>) -> Poller {
         let mut timing = HashMap::new();
         let mut limits = HashMap::new();
+        let mut concurrency = HashMap::new();
         for s in &config.sources {
             timing.insert(
                 s.name.clone(),
@@ -73,10 +75,9 @@ impl Poller {
                     history_ms: config.cockpit.history.as_millis_i64(),
                 },
             );
-            limits.insert(
-                s.name.clone(),
-                Arc::new(Semaphore::new(s.concurrency.unwrap_or(4).max(1))),
-            );
+            let slots = s.concurrency.unwrap_or(4).max(1);
+            limits.insert(s.name.clone(), Arc::new(Semaphore::new(slots)));
+            concurrency.insert(s.name.clone(), slots);
         }
         Poller {
             sources: sources
@@ -84,6 +85,7 @@ impl Poller {
                 .map(|s| (s.name().to_string(), s))
                 .collect(),
             limits,
+            concurrency,
             timing,
         }
     }
@@ -169,10 +171,37 @@ impl Poller {
 
     /// Backfills every query and takes one instant answer, all at once:
     /// what `report` and `check` need.
+    ///
+    /// However many queries queue for a slow source's request slots, the
+    /// whole collection ends within one backfill and one instant bound of
+    /// the slowest source; what has not answered by then is a timeout.
     pub async fn collect_once(&self, queries: &[QuerySpec], clock: &Clock) -> Vec<Answered> {
+        let bound = self
+            .timing
+            .values()
+            .map(|t| t.timeout * 4 + Duration::from_millis(750))
+            .max()
+            .unwrap_or(Duration::from_secs(41));
+        let deadline = tokio::time::Instant::now() + bound;
+        let late = |q: &QuerySpec, backfill: bool| Answered {
+            query: q.name.clone(),
+            source: q.source.clone(),
+            result: Err(SourceError::Timeout(format!(
+                "{:.1}s: no answer before the deadline of this run; the source's request slots (concurrency {}) stayed busy",
+                bound.as_secs_f64(),
+                self.concurrency.get(&q.source).copied().unwrap_or(0)
+            ))),
+            latency: bound,
+            at_ms: clock.now_ms(),
+            backfill,
+        };
         let tasks = queries.iter().map(|q| async move {
-            let b = self.run_one(q, clock, true).await;
-            let i = self.run_one(q, clock, false).await;
+            let b = tokio::time::timeout_at(deadline, self.run_one(q, clock, true))
+                .await
+                .unwrap_or_else(|_| late(q, true));
+            let i = tokio::time::timeout_at(deadline, self.run_one(q, clock, false))
+                .await
+                .unwrap_or_else(|_| late(q, false));
             [b, i]
         });
         futures_util::future::join_all(tasks)

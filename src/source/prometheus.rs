@@ -496,6 +496,55 @@ mod tests {
         assert_eq!(a.series[2].labels["tenant"], "t2");
     }
 
+    fn prom_text(v: f64) -> String {
+        if v.is_nan() {
+            "NaN".into()
+        } else if v == f64::INFINITY {
+            "+Inf".into()
+        } else if v == f64::NEG_INFINITY {
+            "-Inf".into()
+        } else {
+            format!("{v}")
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the values and labels, the decoder gives back exactly
+        /// what the server wrote (times to the millisecond).
+        #[test]
+        fn matrices_round_trip(
+            series in proptest::collection::vec(
+                (
+                    proptest::collection::btree_map("[a-z_]{1,8}", "[ -~]{0,12}", 0..4),
+                    proptest::collection::vec((0i64..4_000_000_000_000, proptest::num::f64::ANY), 0..20),
+                ),
+                0..5,
+            )
+        ) {
+            let mut body = String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+            for (i, (labels, points)) in series.iter().enumerate() {
+                if i > 0 { body.push(','); }
+                let metric = serde_json::to_string(labels).unwrap();
+                let values: Vec<String> = points
+                    .iter()
+                    .map(|(ms, v)| format!("[{}.{:03},{}]", ms / 1000, ms % 1000, serde_json::to_string(&prom_text(*v)).unwrap()))
+                    .collect();
+                body.push_str(&format!(r#"{{"metric":{metric},"values":[{}]}}"#, values.join(",")));
+            }
+            body.push_str("]}}");
+            let a = decode(body.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(a.series.len(), series.len());
+            for (got, (labels, points)) in a.series.iter().zip(&series) {
+                proptest::prop_assert_eq!(&got.labels, labels);
+                proptest::prop_assert_eq!(got.samples.len(), points.len());
+                for (s, (ms, v)) in got.samples.iter().zip(points) {
+                    proptest::prop_assert_eq!(s.t, *ms);
+                    proptest::prop_assert!(s.v == *v || (s.v.is_nan() && v.is_nan()), "{} vs {}", s.v, v);
+                }
+            }
+        }
+    }
+
     #[test]
     fn seconds_keep_milliseconds() {
         assert_eq!(secs(1_700_000_000_123), "1700000000.123");

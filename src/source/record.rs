@@ -111,22 +111,67 @@ impl Exchange {
     }
 }
 
-/// Writes exchanges to a recording file.
+/// An exchange on its way to the file; its answer is converted to the
+/// recorded form on the writer thread, not on the poll task.
+struct Pending {
+    exchange: Exchange,
+    answer: Option<Answer>,
+}
+
+/// Writes exchanges to a recording file from a thread of its own, so
+/// serialising and compressing a large backfill never holds up a poll.
 pub struct Recorder {
     path: PathBuf,
-    file: Mutex<Option<File>>,
-    failed: Mutex<Option<String>>,
+    tx: Mutex<Option<std::sync::mpsc::Sender<Pending>>>,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+/// One gzip member holding one JSON line.
+fn pack(x: &Exchange) -> std::io::Result<Vec<u8>> {
+    let line = serde_json::to_vec(x).map_err(std::io::Error::other)?;
+    let mut member = GzEncoder::new(
+        Vec::with_capacity(line.len() / 4 + 64),
+        Compression::default(),
+    );
+    member.write_all(&line)?;
+    member.write_all(b"\n")?;
+    member.finish()
 }
 
 impl Recorder {
-    /// Creates (or truncates) `path`.
+    /// Creates (or truncates) `path` and starts the writer.
     pub fn create(path: &Path) -> Result<Recorder, String> {
-        let file = File::create(path)
+        let mut file = File::create(path)
             .map_err(|e| format!("cannot create the recording {}: {e}", path.display()))?;
+        let (tx, rx) = std::sync::mpsc::channel::<Pending>();
+        let failed = Arc::new(Mutex::new(None));
+        let fail = failed.clone();
+        let shown = path.display().to_string();
+        let worker = std::thread::Builder::new()
+            .name("capdeck-record".into())
+            .spawn(move || {
+                let mut ok = true;
+                for mut p in rx {
+                    if !ok {
+                        continue;
+                    }
+                    p.exchange.answer = p.answer.as_ref().map(RecAnswer::from_answer);
+                    if let Err(e) = pack(&p.exchange).and_then(|b| file.write_all(&b)) {
+                        if let Ok(mut f) = fail.lock() {
+                            *f = Some(format!("recording {shown}: {e}"));
+                        }
+                        ok = false;
+                    }
+                }
+                let _ = file.sync_data();
+            })
+            .map_err(|e| format!("cannot start the recorder: {e}"))?;
         Ok(Recorder {
             path: path.to_path_buf(),
-            file: Mutex::new(Some(file)),
-            failed: Mutex::new(None),
+            tx: Mutex::new(Some(tx)),
+            worker: Mutex::new(Some(worker)),
+            failed,
         })
     }
 
@@ -134,33 +179,39 @@ impl Recorder {
         &self.path
     }
 
-    /// The first write error, if any: recording stops at it, polling goes on.
+    /// The first write error, if any: recording stops at it, polling goes
+    /// on. Complete only after `finish`.
     pub fn error(&self) -> Option<String> {
         self.failed.lock().ok().and_then(|f| f.clone())
     }
 
-    fn write(&self, x: &Exchange) {
-        let Ok(line) = serde_json::to_vec(x) else {
-            return;
-        };
-        let mut member =
-            GzEncoder::new(Vec::with_capacity(line.len() / 4 + 64), Compression::fast());
-        let packed = member
-            .write_all(&line)
-            .and_then(|_| member.write_all(b"\n"))
-            .and_then(|_| member.finish());
-        let Ok(mut guard) = self.file.lock() else {
-            return;
-        };
-        let Some(file) = guard.as_mut() else {
-            return;
-        };
-        if let Err(e) = packed.and_then(|bytes| file.write_all(&bytes)) {
-            if let Ok(mut f) = self.failed.lock() {
-                *f = Some(format!("recording {}: {e}", self.path.display()));
-            }
-            *guard = None;
+    /// Writes what is queued and stops; later exchanges are not recorded.
+    pub fn finish(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
         }
+        if let Some(w) = self.worker.lock().ok().and_then(|mut w| w.take()) {
+            let _ = w.join();
+        }
+    }
+
+    fn send(&self, exchange: Exchange, answer: Option<Answer>) {
+        if let Ok(tx) = self.tx.lock()
+            && let Some(tx) = tx.as_ref()
+        {
+            let _ = tx.send(Pending { exchange, answer });
+        }
+    }
+
+    #[cfg(test)]
+    fn write(&self, x: &Exchange) {
+        self.send(x.clone(), None);
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -184,23 +235,26 @@ impl RecordingSource {
         r: &Result<Answer, SourceError>,
     ) {
         let (answer, error) = match r {
-            Ok(a) => (Some(RecAnswer::from_answer(a)), None),
+            Ok(a) => (Some(a.clone()), None),
             Err(e) => (None, Some(e.clone())),
         };
-        self.rec.write(&Exchange {
-            wall_ms: crate::time::now_ms(),
-            source: self.inner.name().to_string(),
-            query: q.name.to_string(),
-            expr: q.expr.clone(),
-            kind: if range.is_some() { "range" } else { "instant" }.into(),
-            at_ms,
-            start_ms: range.map(|r| r.0),
-            end_ms: range.map(|r| r.1),
-            step_ms: range.map(|r| r.2),
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        self.rec.send(
+            Exchange {
+                wall_ms: crate::time::now_ms(),
+                source: self.inner.name().to_string(),
+                query: q.name.to_string(),
+                expr: q.expr.clone(),
+                kind: if range.is_some() { "range" } else { "instant" }.into(),
+                at_ms,
+                start_ms: range.map(|r| r.0),
+                end_ms: range.map(|r| r.1),
+                step_ms: range.map(|r| r.2),
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                answer: None,
+                error,
+            },
             answer,
-            error,
-        });
+        );
     }
 }
 
@@ -450,6 +504,7 @@ mod tests {
             )
         });
         drop(src);
+        rec.finish();
         let replay = ReplaySource::open("prom", &path).unwrap();
         let (ra, rb, rc, none) = rt.block_on(async {
             (

@@ -69,6 +69,7 @@ fn start_tick_share_kill_and_resume_a_run() {
     a.wait_for("$", LIMIT);
     let c = Tmux::start("rb-c", 100, 30, &cmd, state.path());
     c.wait_for("Triggers, least headroom first", LIMIT);
+    c.wait_for("1 open run", LIMIT);
     c.keys(&["b"]);
     select_row(&c, "RUNBOOK", "▶ OPEN");
     c.keys(&["Enter"]);

@@ -167,6 +167,8 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
         let mut app = App::new(config.clone(), keymap, theme, queries.len(), clock.now_ms());
         app.clock_speed = clock.speed();
         app.runbooks_dir = runbooks_dir;
+        // Runs left open by a killed or disconnected session are offered at once.
+        app.reload_catalog();
         draw(&mut terminal, &mut app)?;
 
         // Terminal input, on a thread of its own rather than an async

@@ -162,6 +162,21 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App) {
         format!(" {} {ok} OK ", State::Ok.glyph(app.ascii)),
         t.ok,
     ));
+    let open_runs = app
+        .catalog
+        .iter()
+        .filter(|r| matches!(r, super::runs::CatalogRow::Run(_)))
+        .count();
+    if open_runs > 0 {
+        spans.push(Span::styled(
+            format!(
+                " ▶ {open_runs} open run{} ({}) ",
+                if open_runs == 1 { "" } else { "s" },
+                app.keymap.first_key(Action::Runbooks)
+            ),
+            t.warn,
+        ));
+    }
     if app.backfilling > 0 {
         spans.push(Span::styled(
             format!(

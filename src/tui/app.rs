@@ -415,8 +415,31 @@ impl App {
         }
     }
 
+    /// The runbook list as shown: filtered by name, id or linked trigger.
+    pub fn catalog_view(&self) -> Vec<&CatalogRow> {
+        let needle = self.filter.to_lowercase();
+        self.catalog
+            .iter()
+            .filter(|r| {
+                needle.is_empty()
+                    || match r {
+                        CatalogRow::Run(s) => s.runbook.contains(&needle) || s.id.contains(&needle),
+                        CatalogRow::Runbook(l) => {
+                            l.id.contains(&needle)
+                                || l.title.to_lowercase().contains(&needle)
+                                || l.triggers.iter().any(|t| t.contains(&needle))
+                        }
+                    }
+            })
+            .collect()
+    }
+
     fn open_catalog_row(&mut self, drill: bool) {
-        match self.catalog.get(self.catalog_sel).cloned() {
+        let row = self
+            .catalog_view()
+            .get(self.catalog_sel)
+            .map(|r| (*r).clone());
+        match row {
             Some(CatalogRow::Run(r)) => {
                 if self.run.as_ref().is_some_and(|p| p.session.dir == r.dir) {
                     self.screen = Screen::Run;
@@ -463,6 +486,7 @@ impl App {
             return true;
         };
         self.reload_catalog();
+        self.filter.clear();
         let open = self
             .catalog
             .iter()
@@ -502,8 +526,10 @@ impl App {
         let rows = if in_list { self.rows() } else { Vec::new() };
         let idx = self.selected_index(&rows);
         if self.screen == Screen::Runbooks {
-            let n = self.catalog.len();
+            let n = self.catalog_view().len();
             match action {
+                Action::Filter => self.editing_filter = true,
+                Action::Back if !self.filter.is_empty() => self.filter.clear(),
                 Action::Up => self.catalog_sel = self.catalog_sel.saturating_sub(1),
                 Action::Down => self.catalog_sel = (self.catalog_sel + 1).min(n.saturating_sub(1)),
                 Action::Top => self.catalog_sel = 0,
@@ -520,6 +546,8 @@ impl App {
         match action {
             Action::Runbooks => {
                 self.reload_catalog();
+                self.filter.clear();
+                self.catalog_sel = 0;
                 self.screen = Screen::Runbooks;
             }
             Action::TriggerRunbook => return self.trigger_runbook(&rows, idx),

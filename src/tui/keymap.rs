@@ -103,7 +103,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         action: Action::Filter,
         name: "filter",
         keys: &["/"],
-        scope: Scope::Overview,
+        scope: Scope::Lists,
         help: "filter by name",
     },
     ActionInfo {

@@ -54,8 +54,8 @@ pub fn draw_runbooks(f: &mut Frame, area: Rect, app: &App) {
         .map(|x| x.key())
         .collect();
     let rows: Vec<Row> = app
-        .catalog
-        .iter()
+        .catalog_view()
+        .into_iter()
         .enumerate()
         .map(|(i, r)| {
             let row = match r {

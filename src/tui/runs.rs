@@ -221,6 +221,7 @@ pub enum Prompt {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChooseFor {
     Mark,
+    Rollback { steps: Vec<String> },
     Decide { step: String },
     Outcome { step: String, action: usize },
 }
@@ -247,6 +248,10 @@ pub const RUN_KEYS: &[(&str, &str)] = &[
     ("o", "override the gate (a written reason)"),
     ("n", "add a note"),
     ("m", "mark mitigated / restored / resolved"),
+    (
+        "u",
+        "start a rollback step (offered while what it undoes is done)",
+    ),
     ("F", "finish the run"),
     ("esc", "back to the runbook list (the run stays open)"),
 ];
@@ -457,6 +462,27 @@ impl RunPane {
                     options: vec!["mitigated".into(), "restored".into(), "resolved".into()],
                 })
             }
+            KeyCode::Char('u') => {
+                let steps = self.session.run.rollbacks_offered();
+                if steps.is_empty() {
+                    self.message = Some((true, "no rollback is offered now".into()));
+                } else {
+                    let rb = &self.session.run.runbook;
+                    let options = steps
+                        .iter()
+                        .map(|id| {
+                            rb.step(id)
+                                .map(|s| s.title.clone())
+                                .unwrap_or_else(|| id.clone())
+                        })
+                        .collect();
+                    self.prompt = Some(Prompt::Choose {
+                        purpose: ChooseFor::Rollback { steps },
+                        label: "roll back with".into(),
+                        options,
+                    });
+                }
+            }
             KeyCode::Char('F') => {
                 return Ok(self.send(
                     Event::Finish {
@@ -602,6 +628,10 @@ impl RunPane {
                     return Vec::new();
                 };
                 match purpose {
+                    ChooseFor::Rollback { steps } => {
+                        let step = steps[n - 1].clone();
+                        self.send(Event::StartRollback { step }, now)
+                    }
                     ChooseFor::Mark => {
                         let mark = [Mark::Mitigated, Mark::Restored, Mark::Resolved][n - 1];
                         self.send(Event::Mark { mark }, now)

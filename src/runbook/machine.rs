@@ -244,6 +244,8 @@ pub enum Effect {
 }
 
 /// Requests and observations.
+// Events live for one `apply`; boxing the journal line would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// One journal line to fold.
@@ -1445,24 +1447,23 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                 reason,
             }));
         }
-        (ActionKind::Assert { expect }, ActionState::Pending) => {
-            // Evaluated on the first readings after the operator reaches it
-            // (or at once when it reads no live value).
+        // Evaluated on the first readings after the operator reaches it
+        // (or at once when it reads no live value).
+        (ActionKind::Assert { expect }, ActionState::Pending)
             if fresh
                 || expect.iter().all(|e| {
                     e.cond
                         .as_ref()
                         .is_some_and(|c| c.selectors().is_empty() && c.triggers().is_empty())
-                })
-            {
-                let (r, seen) = run.eval_all(expect);
-                out.push(derived(Fact::AssertChecked {
-                    step: s.id.clone(),
-                    action: c,
-                    result: r,
-                    seen,
-                }));
-            }
+                }) =>
+        {
+            let (r, seen) = run.eval_all(expect);
+            out.push(derived(Fact::AssertChecked {
+                step: s.id.clone(),
+                action: c,
+                result: r,
+                seen,
+            }));
         }
         (
             ActionKind::Assert { .. },

@@ -398,6 +398,8 @@ pub struct Run {
     pub marks: Vec<(Mark, i64, String)>,
     pub notes: Vec<(i64, String, String)>,
     pub overrides: Vec<(i64, String, String, String)>,
+    /// Gates that timed out (`step#action`), for the drill report.
+    pub gate_timeouts: Vec<String>,
     pub rpo: Vec<RpoEvidence>,
     pub participants: BTreeMap<String, Participant>,
     pub finished: Option<(i64, String)>,
@@ -472,6 +474,7 @@ impl Run {
             marks: Vec::new(),
             notes: Vec::new(),
             overrides: Vec::new(),
+            gate_timeouts: Vec::new(),
             rpo: Vec::new(),
             participants: BTreeMap::new(),
             finished: None,
@@ -876,7 +879,12 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             run.participant(e, Some(false));
             true
         }
-        Fact::StepStarted { step, rollback, .. } => {
+        Fact::StepStarted {
+            step,
+            rollback,
+            when,
+            ..
+        } => {
             let Some(i) = run.idx(step) else { return false };
             if run.current.is_some() && !*rollback {
                 return false;
@@ -901,6 +909,17 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
                 run.steps[c] = StepState::new(n);
             }
             run.current = Some(i);
+            if *when == Some(None) {
+                // Not skipped: the operator decides.
+                let name = run.runbook.steps[i].when.clone().unwrap_or_default();
+                run.question = Some(Question {
+                    step: step.clone(),
+                    reason: format!(
+                        "`when` {name} cannot be decided (a value is missing or stale): do the step or skip it"
+                    ),
+                    choices: vec![Choice::Proceed, Choice::Skip],
+                });
+            }
             run.participant(e, None);
             true
         }
@@ -1147,6 +1166,7 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
                 record_rpo(run, step, *action, seen, ts, false);
             }
             if *state == GateState::TimedOut {
+                run.gate_timeouts.push(format!("{step}#{action}"));
                 apply_timeout(run, step, *action);
             }
             true
@@ -1237,6 +1257,8 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
                 Choice::Stop => {
                     run.stopped = Some((step.clone(), "stopped by the operator".into()))
                 }
+                // The question is cleared: the step goes on.
+                Choice::Proceed => {}
             }
             true
         }
@@ -2028,6 +2050,7 @@ pub fn drill_report(run: &Run) -> DrillReport {
             eta_s: s.eta.map(|d| d.as_secs_f64()),
         });
     }
+    r.gates_timed_out = run.gate_timeouts.clone();
     r.overrides = run
         .overrides
         .iter()

@@ -89,7 +89,8 @@ fn seen_text(seen: &[Seen]) -> String {
     parts.join("; ")
 }
 
-fn describe(f: &Fact) -> String {
+/// One line of plain words for a fact, as the timeline shows it.
+pub fn describe(f: &Fact) -> String {
     match f {
         Fact::RunStarted {
             runbook,

@@ -506,9 +506,10 @@ pub fn runbook_follow(run: &str) -> Result<ExitCode> {
     let dir = run_dir_of(run)?;
     let path = dir.join(crate::runbook::journal::JOURNAL);
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let _watch = crate::runbook::journal::watch(&path, std::time::Duration::from_millis(500), move || {
-        let _ = tx.send(());
-    });
+    let _watch =
+        crate::runbook::journal::watch(&path, std::time::Duration::from_millis(500), move || {
+            let _ = tx.send(());
+        });
     let mut f = crate::runbook::journal::Follower::new(&path);
     let stdout = std::io::stdout();
     loop {

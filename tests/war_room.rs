@@ -7,7 +7,8 @@ use std::sync::mpsc;
 
 fn capdeck(state: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_capdeck"));
-    c.env("CAPDECK_STATE_DIR", state).current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("CAPDECK_STATE_DIR", state)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }
 
@@ -18,7 +19,11 @@ fn a_follower_in_another_process_sees_a_note() {
         .args(["runbook", "start", "runbooks/pool-exhaustion.md"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let mut follower = capdeck(state.path())
         .args(["runbook", "follow", &run])
@@ -53,6 +58,9 @@ fn a_follower_in_another_process_sees_a_note() {
     let _ = follower.kill();
     let _ = follower.wait();
     assert!(seen, "the follower never showed the note");
-    let v = capdeck(state.path()).args(["runbook", "verify", &run]).output().unwrap();
+    let v = capdeck(state.path())
+        .args(["runbook", "verify", &run])
+        .output()
+        .unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }

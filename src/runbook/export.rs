@@ -52,6 +52,7 @@ pub struct TimelineRow {
     pub text: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub seen: Vec<Seen>,
+    #[serde(rename = "override")]
     pub override_: bool,
 }
 

@@ -630,7 +630,10 @@ fn gate_timeout_fails_the_step_and_on_fail_jumps() {
     h.at(600_000);
     assert_eq!(h.status("catchup"), StepStatus::Failed);
     assert_eq!(h.run.gate_timeouts, vec!["catchup#0".to_string()]);
-    assert_eq!(drill_report(&h.run).gates_timed_out, vec!["catchup#0".to_string()]);
+    assert_eq!(
+        drill_report(&h.run).gates_timed_out,
+        vec!["catchup#0".to_string()]
+    );
     // on_fail=unfence: the rollback step is next.
     assert_eq!(h.current(), Some("unfence"));
     let t = h.types();

@@ -58,6 +58,51 @@ fn append_latency(dir: &Path) {
     report("append+sync_data", ms);
 }
 
+/// The disk's own floor: the same bytes with `write` + `sync_data`, no lock,
+/// no tail read, no hashing.
+fn raw_sync_latency(dir: &Path) {
+    use std::io::Write;
+    let p = dir.join("raw.jsonl");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&p)
+        .unwrap();
+    let line = vec![b'x'; 300];
+    let mut ms = Vec::new();
+    for _ in 0..2000 {
+        let t = Instant::now();
+        f.write_all(&line).unwrap();
+        f.sync_data().unwrap();
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    report("raw write+sync_data (disk floor)", ms);
+}
+
+/// Follow latency with the polling fallback alone (no notify): bounded by
+/// the poll interval.
+fn poll_only_latency(dir: &Path) {
+    let p = dir.join("poll.jsonl");
+    let mut j = Journal::open(&p).unwrap();
+    let mut f = Follower::new(&p);
+    let mut ms = Vec::new();
+    for i in 0..20 {
+        j.append("bench", &actor(), i, &note(i as usize), None)
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            if !f.poll().unwrap().entries.is_empty() {
+                break;
+            }
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        // Desynchronise the next append from the poll tick.
+        std::thread::sleep(Duration::from_millis(37 * (i as u64 % 13)));
+    }
+    report("follow, poll fallback only (500 ms)", ms);
+}
+
 fn follow_latency(dir: &Path) {
     let p = dir.join("follow.jsonl");
     let mut j = Journal::open(&p).unwrap();
@@ -91,8 +136,10 @@ fn main() {
     let dir =
         tempfile::tempdir_in(std::env::var_os("CAPDECK_BENCH_DIR").unwrap_or_else(|| ".".into()))
             .unwrap();
+    raw_sync_latency(dir.path());
     append_latency(dir.path());
     follow_latency(dir.path());
+    poll_only_latency(dir.path());
     let mut c = Criterion::default().configure_from_args().sample_size(50);
     let p = dir.path().join("criterion.jsonl");
     let mut j = Journal::open(&p).unwrap();

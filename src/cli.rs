@@ -655,3 +655,41 @@ pub fn runbook_journal_stress(file: &Path, count: u64, tag: &str) -> Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn runbook_follow(run: &str) -> Result<ExitCode> {
+    use std::io::Write;
+    let dir = run_dir_of(run)?;
+    let path = dir.join(crate::runbook::journal::JOURNAL);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let _watch =
+        crate::runbook::journal::watch(&path, std::time::Duration::from_millis(500), move || {
+            let _ = tx.send(());
+        });
+    let mut f = crate::runbook::journal::Follower::new(&path);
+    let stdout = std::io::stdout();
+    loop {
+        let u = f.poll()?;
+        let mut out = stdout.lock();
+        for d in &u.damage {
+            writeln!(out, "journal line {}: {}", d.line, d.what)?;
+        }
+        let mut finished = false;
+        for e in &u.entries {
+            writeln!(
+                out,
+                "{:>4} {} {}: {}",
+                e.seq,
+                crate::time::rfc3339(e.ts),
+                e.actor.label(),
+                crate::runbook::export::describe(&e.fact)
+            )?;
+            finished |= matches!(e.fact, crate::runbook::record::Fact::RunFinished { .. });
+        }
+        out.flush()?;
+        if finished {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Woken by notify, or by the poll fallback.
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+    }
+}

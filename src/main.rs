@@ -155,6 +155,8 @@ enum RunbookCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print a run's timeline and follow it live (like `tail -f`), until it finishes.
+    Follow { run: String },
     /// Add a note to a run's journal.
     Note { run: String, text: String },
     /// Check a run's journal: every line readable, the hash chain intact.
@@ -274,6 +276,7 @@ fn run_runbook(opts: &cli::Options, command: RunbookCommand) -> Result<ExitCode>
             cli::runbook_status(opts, &run, matches!(format, Format::Json))
         }
         RunbookCommand::Note { run, text } => cli::runbook_note(opts, &run, &text),
+        RunbookCommand::Follow { run } => cli::runbook_follow(&run),
         RunbookCommand::Verify { run } => cli::runbook_verify(&run),
         RunbookCommand::Export { run, format } => {
             cli::runbook_export(&run, matches!(format, ReportFormat::Json))

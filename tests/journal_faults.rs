@@ -56,7 +56,7 @@ fn writers_killed_at_random_points_lose_nothing_acknowledged() {
             }
         }
         // Sometimes kill at once, sometimes a moment later: mid-append.
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             std::thread::sleep(std::time::Duration::from_micros(rng.next() % 3000));
         }
         // SIGKILL: no destructor, no flush, no unlock by the program.

@@ -597,7 +597,7 @@ fn drills_are_marked_simulate_commands_and_journal_a_report() {
     let runs = capdeck::runbook::catalog::scan_runs(&state.path().join("runs"));
     assert_eq!(runs.len(), 1);
     assert!(runs[0].drill);
-    let listed = capdeck::runbook::catalog::list(&file.parent().unwrap(), None, &runs).unwrap();
+    let listed = capdeck::runbook::catalog::list(file.parent().unwrap(), None, &runs).unwrap();
     let cdn = listed
         .iter()
         .find(|l| l.id == "cdn-origin-failover")

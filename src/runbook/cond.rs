@@ -834,9 +834,11 @@ fn compare(l: &Val, op: Op, r: &Val) -> Option<bool> {
 mod tests {
     use super::*;
 
+    type Row = (String, BTreeMap<String, String>, Option<(i64, f64)>);
+
     struct Env {
         inputs: BTreeMap<String, String>,
-        rows: Vec<(String, BTreeMap<String, String>, Option<(i64, f64)>)>,
+        rows: Vec<Row>,
         now: i64,
     }
 

@@ -52,6 +52,7 @@ pub struct TimelineRow {
     pub text: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub seen: Vec<Seen>,
+    #[serde(rename = "override")]
     pub override_: bool,
 }
 
@@ -89,7 +90,7 @@ fn seen_text(seen: &[Seen]) -> String {
     parts.join("; ")
 }
 
-/// One journal fact in words, as the timeline shows it.
+/// One line of plain words for a fact, as the timeline shows it.
 pub fn describe(f: &Fact) -> String {
     match f {
         Fact::RunStarted {

@@ -244,6 +244,8 @@ pub enum Effect {
 }
 
 /// Requests and observations.
+// Events live for one `apply`; boxing the journal line would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// One journal line to fold.
@@ -396,6 +398,8 @@ pub struct Run {
     pub marks: Vec<(Mark, i64, String)>,
     pub notes: Vec<(i64, String, String)>,
     pub overrides: Vec<(i64, String, String, String)>,
+    /// Gates that timed out (`step#action`), for the drill report.
+    pub gate_timeouts: Vec<String>,
     pub rpo: Vec<RpoEvidence>,
     pub participants: BTreeMap<String, Participant>,
     pub finished: Option<(i64, String)>,
@@ -470,6 +474,7 @@ impl Run {
             marks: Vec::new(),
             notes: Vec::new(),
             overrides: Vec::new(),
+            gate_timeouts: Vec::new(),
             rpo: Vec::new(),
             participants: BTreeMap::new(),
             finished: None,
@@ -874,7 +879,12 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             run.participant(e, Some(false));
             true
         }
-        Fact::StepStarted { step, rollback, .. } => {
+        Fact::StepStarted {
+            step,
+            rollback,
+            when,
+            ..
+        } => {
             let Some(i) = run.idx(step) else { return false };
             if run.current.is_some() && !*rollback {
                 return false;
@@ -899,6 +909,17 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
                 run.steps[c] = StepState::new(n);
             }
             run.current = Some(i);
+            if *when == Some(None) {
+                // Not skipped: the operator decides.
+                let name = run.runbook.steps[i].when.clone().unwrap_or_default();
+                run.question = Some(Question {
+                    step: step.clone(),
+                    reason: format!(
+                        "`when` {name} cannot be decided (a value is missing or stale): do the step or skip it"
+                    ),
+                    choices: vec![Choice::Proceed, Choice::Skip],
+                });
+            }
             run.participant(e, None);
             true
         }
@@ -1145,6 +1166,7 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
                 record_rpo(run, step, *action, seen, ts, false);
             }
             if *state == GateState::TimedOut {
+                run.gate_timeouts.push(format!("{step}#{action}"));
                 apply_timeout(run, step, *action);
             }
             true
@@ -1235,6 +1257,8 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
                 Choice::Stop => {
                     run.stopped = Some((step.clone(), "stopped by the operator".into()))
                 }
+                // The question is cleared: the step goes on.
+                Choice::Proceed => {}
             }
             true
         }
@@ -1445,24 +1469,23 @@ fn progress(run: &Run, fresh: bool) -> Vec<Effect> {
                 reason,
             }));
         }
-        (ActionKind::Assert { expect }, ActionState::Pending) => {
-            // Evaluated on the first readings after the operator reaches it
-            // (or at once when it reads no live value).
+        // Evaluated on the first readings after the operator reaches it
+        // (or at once when it reads no live value).
+        (ActionKind::Assert { expect }, ActionState::Pending)
             if fresh
                 || expect.iter().all(|e| {
                     e.cond
                         .as_ref()
                         .is_some_and(|c| c.selectors().is_empty() && c.triggers().is_empty())
-                })
-            {
-                let (r, seen) = run.eval_all(expect);
-                out.push(derived(Fact::AssertChecked {
-                    step: s.id.clone(),
-                    action: c,
-                    result: r,
-                    seen,
-                }));
-            }
+                }) =>
+        {
+            let (r, seen) = run.eval_all(expect);
+            out.push(derived(Fact::AssertChecked {
+                step: s.id.clone(),
+                action: c,
+                result: r,
+                seen,
+            }));
         }
         (
             ActionKind::Assert { .. },
@@ -2027,6 +2050,7 @@ pub fn drill_report(run: &Run) -> DrillReport {
             eta_s: s.eta.map(|d| d.as_secs_f64()),
         });
     }
+    r.gates_timed_out = run.gate_timeouts.clone();
     r.overrides = run
         .overrides
         .iter()

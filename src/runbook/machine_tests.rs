@@ -100,6 +100,9 @@ fn bob() -> Actor {
     }
 }
 
+/// A metric name, its labels and its value.
+type Row<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 struct H {
     run: Run,
     log: Vec<Entry>,
@@ -185,7 +188,7 @@ impl H {
         self.send(Event::Tick { now_ms: self.now })
     }
 
-    fn readings(&mut self, rows: &[(&str, &[(&str, &str)], f64)]) -> Vec<Effect> {
+    fn readings(&mut self, rows: &[Row]) -> Vec<Effect> {
         let mut selectors: HashMap<String, Vec<Reading>> = HashMap::new();
         for sel in self.run.selectors() {
             let got: Vec<Reading> = rows
@@ -283,7 +286,7 @@ impl H {
     }
 
     /// Walks to the gate of `catchup`.
-    fn to_catchup(&mut self) {
+    fn walk_to_catchup(&mut self) {
         self.tick_all("announce");
         assert_eq!(self.current(), Some("fence"));
         self.send(Event::ReportCommand {
@@ -296,8 +299,8 @@ impl H {
     }
 
     /// Walks to `promote`, gate passed.
-    fn to_promote(&mut self) {
-        self.to_catchup();
+    fn walk_to_promote(&mut self) {
+        self.walk_to_catchup();
         self.readings(&[("lag", &[("instance", "r2")], 1.0)]);
         self.at(31_000);
         self.readings(&[("lag", &[("instance", "r2")], 1.0)]);
@@ -468,7 +471,7 @@ fn blocked_when_no_remaining_step_can_start() {
 #[test]
 fn an_override_moves_past_a_gate() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.send(Event::Override {
         step: "catchup".into(),
         action: 0,
@@ -480,7 +483,7 @@ fn an_override_moves_past_a_gate() {
 #[test]
 fn gate_waits_holds_and_passes_after_hold() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.readings(&[("lag", &[("instance", "r2")], 12.0)]);
     assert!(matches!(
         h.run.waiting(),
@@ -551,7 +554,7 @@ fn gate_waits_holds_and_passes_after_hold() {
 #[test]
 fn a_holding_gate_that_breaks_waits_again() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.readings(&[("lag", &[("instance", "r2")], 1.0)]);
     h.at(10_000);
     h.readings(&[("lag", &[("instance", "r2")], 9.0)]);
@@ -578,7 +581,7 @@ fn a_holding_gate_that_breaks_waits_again() {
 #[test]
 fn gates_fail_closed_on_missing_and_stale_samples() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     // A series for another instance only: nothing matches.
     h.readings(&[("lag", &[("instance", "r3")], 0.0)]);
     assert!(matches!(
@@ -622,10 +625,15 @@ fn gates_fail_closed_on_missing_and_stale_samples() {
 #[test]
 fn gate_timeout_fails_the_step_and_on_fail_jumps() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.readings(&[("lag", &[("instance", "r2")], 50.0)]);
     h.at(600_000);
     assert_eq!(h.status("catchup"), StepStatus::Failed);
+    assert_eq!(h.run.gate_timeouts, vec!["catchup#0".to_string()]);
+    assert_eq!(
+        drill_report(&h.run).gates_timed_out,
+        vec!["catchup#0".to_string()]
+    );
     // on_fail=unfence: the rollback step is next.
     assert_eq!(h.current(), Some("unfence"));
     let t = h.types();
@@ -640,7 +648,7 @@ fn gate_timeout_with_ask_asks_and_retry_reevaluates() {
     let text = RB.replace("on_timeout = \"fail\"", "on_timeout = \"ask\"");
     let mut h = H::new(&text, ExecPolicy::default());
     h.start(&[("REPLICA", "r2")], false);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.readings(&[("lag", &[("instance", "r2")], 50.0)]);
     h.at(600_000);
     let Waiting::Decision(q) = h.run.waiting() else {
@@ -671,7 +679,7 @@ fn gate_timeout_to_a_step_jumps_there() {
     let text = RB.replace("on_timeout = \"fail\"", "on_timeout = \"verify\"");
     let mut h = H::new(&text, ExecPolicy::default());
     h.start(&[("REPLICA", "r2")], false);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.at(600_000);
     assert_eq!(h.current(), Some("verify"));
     assert!(h.types().contains(&"jumped"));
@@ -680,7 +688,7 @@ fn gate_timeout_to_a_step_jumps_there() {
 #[test]
 fn override_needs_a_reason_and_is_recorded() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.readings(&[("lag", &[("instance", "r2")], 40.0)]);
     let fx = h.send(Event::Override {
         step: "catchup".into(),
@@ -708,7 +716,7 @@ fn override_needs_a_reason_and_is_recorded() {
 #[test]
 fn ponr_warns_before_it_starts_and_waits_for_acknowledgement() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_catchup();
+    h.walk_to_catchup();
     h.readings(&[("lag", &[("instance", "r2")], 1.0)]);
     let mut fx = h.at(31_000);
     fx.extend(h.readings(&[("lag", &[("instance", "r2")], 1.0)]));
@@ -741,7 +749,7 @@ fn ponr_warns_before_it_starts_and_waits_for_acknowledgement() {
 #[test]
 fn two_person_approval_needs_a_different_os_user() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_promote();
+    h.walk_to_promote();
     h.send(Event::AckPonr {
         step: "promote".into(),
     });
@@ -801,7 +809,7 @@ fn ack_approval_needs_one_confirmation() {
         },
     );
     h.start(&[("REPLICA", "r2")], false);
-    h.to_promote();
+    h.walk_to_promote();
     h.send(Event::AckPonr {
         step: "promote".into(),
     });
@@ -821,7 +829,7 @@ fn ack_approval_needs_one_confirmation() {
 #[test]
 fn critical_commands_need_the_confirm_phrase_and_allow_exec() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_promote();
+    h.walk_to_promote();
     h.send(Event::AckPonr {
         step: "promote".into(),
     });
@@ -1082,7 +1090,7 @@ fn rollback_is_offered_while_what_it_undoes_is_done_and_not_after_ponr() {
         }))
         .is_some()
     );
-    h.to_catchup();
+    h.walk_to_catchup();
     assert_eq!(h.run.rollbacks_offered(), vec!["unfence".to_string()]);
     h.send(Event::StartRollback {
         step: "unfence".into(),
@@ -1096,14 +1104,14 @@ fn rollback_is_offered_while_what_it_undoes_is_done_and_not_after_ponr() {
     assert!(h.run.rollbacks_offered().is_empty());
     // Past the point of no return, no rollback is offered.
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_promote();
+    h.walk_to_promote();
     assert!(h.run.rollbacks_offered().is_empty());
 }
 
 #[test]
 fn marks_from_steps_and_by_hand_and_restored_stops_the_rto_clock() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_promote();
+    h.walk_to_promote();
     h.send(Event::AckPonr {
         step: "promote".into(),
     });
@@ -1178,7 +1186,7 @@ fn rto_clock_elapsed_remaining_and_projection() {
 #[test]
 fn rpo_evidence_is_what_time_limited_gates_saw() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_promote();
+    h.walk_to_promote();
     assert_eq!(h.run.rpo.len(), 1);
     assert_eq!(h.run.rpo[0].value_s, Some(1.0));
     assert_eq!(h.run.rpo_observed_s(), Some(1.0));
@@ -1291,7 +1299,7 @@ fn a_derived_fact_is_dropped_when_the_journal_moved_on() {
 #[test]
 fn replaying_the_journal_rebuilds_the_run_exactly() {
     let mut h = H::started(&[("REPLICA", "r2")]);
-    h.to_promote();
+    h.walk_to_promote();
     h.send(Event::AckPonr {
         step: "promote".into(),
     });

@@ -478,10 +478,10 @@ fn lenient_meta(toml_text: &str) -> Option<Meta> {
 
 /// `key=value` pairs inside `{…}`, values optionally double-quoted, with
 /// the byte offset of each key. Bare words have no value.
-pub fn split_attrs(
-    inner: &str,
-    base: usize,
-) -> Result<Vec<(String, Option<String>, usize)>, (usize, String)> {
+/// One `key=value` (or bare `key`) with the byte offset of its key.
+pub type Attr = (String, Option<String>, usize);
+
+pub fn split_attrs(inner: &str, base: usize) -> Result<Vec<Attr>, (usize, String)> {
     let b = inner.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -721,8 +721,11 @@ fn step_heading(cx: &mut Ctx, start: usize, line: &str) -> Step {
             format!("rollback step `{}` has no `undoes=…`", step.id),
         );
     }
-    if !step.undoes.is_empty() && !step.rollback {
-        if let Some(p) = step.attr_pos.get("undoes").copied() {
+    if !step.undoes.is_empty()
+        && !step.rollback
+        && let Some(p) = step.attr_pos.get("undoes").copied()
+    {
+        {
             cx.problems.push(Problem {
                 pos: p,
                 message: "`undoes` is only for rollback steps: add `role=rollback`".into(),
@@ -929,12 +932,11 @@ fn body(cx: &mut Ctx, _meta: &Meta, body_start: usize) -> (String, String, Vec<S
     let mut title_seen = false;
     let mut intro_range: Option<(usize, usize)> = None;
     let mut steps: Vec<(Step, usize)> = Vec::new();
-    let mut events = Parser::new_ext(body, Options::ENABLE_TASKLISTS | Options::ENABLE_TABLES)
-        .into_offset_iter()
-        .peekable();
+    let events = Parser::new_ext(body, Options::ENABLE_TASKLISTS | Options::ENABLE_TABLES)
+        .into_offset_iter();
     let mut in_item: Option<usize> = None;
     let mut code: Option<(usize, String, Option<usize>)> = None;
-    while let Some((ev, range)) = events.next() {
+    for (ev, range) in events {
         let start = body_start + range.start;
         match ev {
             Event::Start(Tag::Heading { level, .. }) => {

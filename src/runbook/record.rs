@@ -66,6 +66,8 @@ pub enum Choice {
     Skip,
     /// Stop the run here.
     Stop,
+    /// Do the step although its `when` could not be decided.
+    Proceed,
 }
 
 /// One fact of a run, as journaled (`"type"` names the variant).

@@ -371,7 +371,7 @@ impl Session {
         for (k, v) in &self.secrets {
             self.run.inputs.insert(k.clone(), v.clone());
         }
-        out.merge(self.perform(effects, now_ms, 0)?);
+        out.merge(self.perform(effects, now_ms)?);
         Ok(out)
     }
 
@@ -399,23 +399,24 @@ impl Session {
             }
         }
         let effects = apply(&mut self.run, ev);
-        self.perform(effects, now_ms, 0)
+        self.perform(effects, now_ms)
     }
 
-    fn perform(
-        &mut self,
-        effects: Vec<Effect>,
-        now_ms: i64,
-        depth: usize,
-    ) -> Result<Outcome, SessionError> {
+    /// Performs effects depth first: what an appended line derives is
+    /// performed before the next effect, as the machine decided it against
+    /// that line.
+    fn perform(&mut self, effects: Vec<Effect>, now_ms: i64) -> Result<Outcome, SessionError> {
         let mut out = Outcome::default();
-        if depth > 64 {
-            // A cascade this deep is a loop; stop rather than spin.
-            out.rejected
-                .push("too many derived steps in one go; stopped".into());
-            return Ok(out);
-        }
-        for eff in effects {
+        let mut queue: std::collections::VecDeque<Effect> = effects.into();
+        let mut budget = 10_000usize;
+        while let Some(eff) = queue.pop_front() {
+            budget -= 1;
+            if budget == 0 {
+                // A cascade this long is a loop; stop rather than spin.
+                out.rejected
+                    .push("too many derived steps in one go; stopped".into());
+                break;
+            }
             match eff {
                 Effect::Append { fact, if_last_seq } => {
                     let me = self.run.me.clone();
@@ -440,18 +441,19 @@ impl Session {
                     for (k, v) in &self.secrets {
                         self.run.inputs.insert(k.clone(), v.clone());
                     }
-                    out.merge(self.perform(next, now_ms, depth + 1)?);
+                    for n in next.into_iter().rev() {
+                        queue.push_front(n);
+                    }
                 }
                 Effect::Execute(req) => {
                     if req.simulated {
-                        let text_hash = self.command_hash(&req);
                         let started = Fact::CommandStarted {
                             step: req.step.clone(),
                             action: req.action,
                             pid: 0,
                             output: String::new(),
                             simulated: true,
-                            text_hash,
+                            text_hash: self.command_hash(&req),
                         };
                         let finished = Fact::CommandFinished {
                             step: req.step.clone(),
@@ -464,20 +466,14 @@ impl Session {
                             output_bytes: 0,
                             simulated: true,
                         };
-                        out.merge(self.perform(
-                            vec![
-                                Effect::Append {
-                                    fact: started,
-                                    if_last_seq: None,
-                                },
-                                Effect::Append {
-                                    fact: finished,
-                                    if_last_seq: None,
-                                },
-                            ],
-                            now_ms,
-                            depth + 1,
-                        )?);
+                        queue.push_front(Effect::Append {
+                            fact: finished,
+                            if_last_seq: None,
+                        });
+                        queue.push_front(Effect::Append {
+                            fact: started,
+                            if_last_seq: None,
+                        });
                     } else {
                         super::exec::spawn_detached(&self.launcher.exe, &self.dir, &req).map_err(
                             |e| SessionError::Refused(format!("cannot start the command: {e}")),

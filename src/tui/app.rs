@@ -12,7 +12,7 @@ use crate::observe::Observations;
 use crate::source::SourceEvent;
 
 use super::keymap::{Action, KeyMap};
-use super::runs::{CatalogRow, RunPane, StartForm};
+use super::runs::{CatalogRow, KeyOutcome, RunPane, StartForm};
 use super::theme::Theme;
 
 /// Everything that can happen to the cockpit.
@@ -366,13 +366,13 @@ impl App {
             return true;
         };
         match p.key(k, now) {
-            Ok(copies) => {
+            KeyOutcome::Copies(copies) => {
                 if !copies.is_empty() {
                     p.message = Some((false, "copied to the clipboard (OSC 52)".into()));
                 }
                 self.effects.extend(copies.into_iter().map(UiEffect::Copy));
             }
-            Err(()) => {
+            KeyOutcome::Leave => {
                 self.screen = Screen::Runbooks;
                 self.reload_catalog();
             }

@@ -275,6 +275,10 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
             }
         }
         cancel.cancel();
+        // Colleagues in the run see that this session left.
+        if let Some(p) = app.run.as_mut() {
+            let _ = p.session.send(crate::runbook::Event::Leave, app.now_ms);
+        }
         tracing::info!("cockpit stopped");
         Ok(())
     })

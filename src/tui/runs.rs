@@ -144,9 +144,7 @@ impl StartForm {
             }
             KeyCode::BackTab | KeyCode::Up => self.idx = self.idx.saturating_sub(1),
             _ => {
-                let Some(f) = self.fields.get_mut(self.idx) else {
-                    return None;
-                };
+                let f = self.fields.get_mut(self.idx)?;
                 if !f.spec.choices.is_empty() {
                     let pos = f
                         .spec
@@ -222,8 +220,16 @@ pub enum Prompt {
 pub enum ChooseFor {
     Mark,
     Rollback { steps: Vec<String> },
-    Decide { step: String },
+    Decide { step: String, choices: Vec<Choice> },
     Outcome { step: String, action: usize },
+}
+
+/// What a key on the run screen leads to.
+pub enum KeyOutcome {
+    /// Texts to copy to the clipboard (often none).
+    Copies(Vec<String>),
+    /// Back to the runbook list; the run stays open.
+    Leave,
 }
 
 /// An open run on screen.
@@ -354,16 +360,15 @@ impl RunPane {
         }
     }
 
-    /// A key on the run screen; returns texts to copy to the clipboard.
-    /// `Err(())` means "leave the run screen".
-    pub fn key(&mut self, k: KeyEvent, now: i64) -> Result<Vec<String>, ()> {
+    /// A key on the run screen: texts to copy to the clipboard, or leave.
+    pub fn key(&mut self, k: KeyEvent, now: i64) -> KeyOutcome {
         if let Some(p) = self.prompt.take() {
-            return Ok(self.prompt_key(p, k, now));
+            return KeyOutcome::Copies(self.prompt_key(p, k, now));
         }
         self.message = None;
         let me = session::me();
         match k.code {
-            KeyCode::Esc => return Err(()),
+            KeyCode::Esc => return KeyOutcome::Leave,
             KeyCode::Enter => {
                 let ev = match self.waiting() {
                     Waiting::PonrAck { step } => Some(Event::AckPonr { step }),
@@ -376,18 +381,22 @@ impl RunPane {
                         outcome: "completed".into(),
                     }),
                     Waiting::Command { step, action } => {
-                        return Ok(self.run_command(step, action, now));
+                        return KeyOutcome::Copies(self.run_command(step, action, now));
                     }
                     Waiting::CommandUnknown { step, action } => {
                         self.ask_outcome(step, action);
                         None
                     }
                     Waiting::Decision(q) => {
-                        self.ask_decision(q.step.clone(), &q.reason);
+                        self.ask_decision(q.step.clone(), &q.reason, q.choices.clone());
                         None
                     }
                     Waiting::Stopped { step, reason } => {
-                        self.ask_decision(step, &reason);
+                        self.ask_decision(
+                            step,
+                            &reason,
+                            vec![Choice::Retry, Choice::Skip, Choice::Stop],
+                        );
                         None
                     }
                     Waiting::Gate { .. } | Waiting::Assert { .. } => {
@@ -418,18 +427,18 @@ impl RunPane {
                     Waiting::Inputs | Waiting::Finished { .. } => None,
                 };
                 if let Some(ev) = ev {
-                    return Ok(self.send(ev, now));
+                    return KeyOutcome::Copies(self.send(ev, now));
                 }
             }
             KeyCode::Char('x') => {
                 if let Some((step, action)) = self.current_command() {
-                    return Ok(self.run_command(step, action, now));
+                    return KeyOutcome::Copies(self.run_command(step, action, now));
                 }
                 self.message = Some((true, "no command is waiting".into()));
             }
             KeyCode::Char('c') => {
                 if let Some((step, action)) = self.current_command() {
-                    return Ok(self.send(Event::CopyCommand { step, action }, now));
+                    return KeyOutcome::Copies(self.send(Event::CopyCommand { step, action }, now));
                 }
                 self.message = Some((true, "no command is waiting".into()));
             }
@@ -484,7 +493,7 @@ impl RunPane {
                 }
             }
             KeyCode::Char('F') => {
-                return Ok(self.send(
+                return KeyOutcome::Copies(self.send(
                     Event::Finish {
                         outcome: "finished by operator".into(),
                     },
@@ -493,7 +502,7 @@ impl RunPane {
             }
             _ => {}
         }
-        Ok(Vec::new())
+        KeyOutcome::Copies(Vec::new())
     }
 
     fn ask_outcome(&mut self, step: String, action: usize) {
@@ -504,15 +513,23 @@ impl RunPane {
         });
     }
 
-    fn ask_decision(&mut self, step: String, reason: &str) {
+    fn ask_decision(&mut self, step: String, reason: &str, choices: Vec<Choice>) {
+        let options = choices
+            .iter()
+            .map(|c| {
+                match c {
+                    Choice::Retry => "retry",
+                    Choice::Skip => "skip the step",
+                    Choice::Stop => "stop the run",
+                    Choice::Proceed => "do the step anyway",
+                }
+                .to_string()
+            })
+            .collect();
         self.prompt = Some(Prompt::Choose {
-            purpose: ChooseFor::Decide { step },
+            purpose: ChooseFor::Decide { step, choices },
             label: format!("{reason}: decide"),
-            options: vec![
-                "retry".into(),
-                "skip the step".into(),
-                "stop the run".into(),
-            ],
+            options,
         });
     }
 
@@ -636,8 +653,8 @@ impl RunPane {
                         let mark = [Mark::Mitigated, Mark::Restored, Mark::Resolved][n - 1];
                         self.send(Event::Mark { mark }, now)
                     }
-                    ChooseFor::Decide { step } => {
-                        let choice = [Choice::Retry, Choice::Skip, Choice::Stop][n - 1];
+                    ChooseFor::Decide { step, choices } => {
+                        let choice = choices[n - 1];
                         self.send(
                             Event::Decide {
                                 step,

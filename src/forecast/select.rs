@@ -96,12 +96,10 @@ pub fn season_test(y: &[f64], m: usize) -> Option<SeasonTest> {
 pub fn detect_seasons(y: &[f64], daily: Option<usize>, weekly: Option<usize>) -> Vec<usize> {
     let mut out = Vec::new();
     let mut daily_sig = false;
-    if let Some(d) = daily {
-        if let Some(t) = season_test(y, d) {
-            daily_sig = t.significant;
-            if t.significant {
-                out.push(d);
-            }
+    if let Some(t) = daily.and_then(|d| season_test(y, d)) {
+        daily_sig = t.significant;
+        if t.significant {
+            out.push(t.period);
         }
     }
     if let Some(w) = weekly {

@@ -22,6 +22,10 @@ const CALIBRATION_QUANTILE: f64 = 0.975;
 /// Four was best on the NAB CloudWatch files (two and six were worse: too
 /// noisy, and too far back for series that change).
 pub const CV_ORIGINS: usize = 4;
+/// Cross-validated MASEs this close (relative) to the best count as a tie,
+/// which the calibrated interval score breaks: differences this small are
+/// noise across four folds.
+pub const TIE_BAND: f64 = 0.03;
 const WEEK_MS: i64 = 7 * DAY_MS;
 
 /// Points per day and per week on a grid of `step_ms`, when the step divides
@@ -352,14 +356,14 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
         }
     }
 
-    // Lowest MASE; within 1 % of it, the lowest interval score.
+    // Lowest MASE; within the tie band of it, the lowest interval score.
     let best = scores
         .iter()
         .map(|s| s.0.mase)
         .fold(f64::INFINITY, f64::min);
     let winner = scores
         .iter()
-        .filter(|s| s.0.mase <= best * 1.01)
+        .filter(|s| s.0.mase <= best * (1.0 + TIE_BAND))
         .min_by(|a, b| a.0.msis.total_cmp(&b.0.msis))
         .cloned();
 

@@ -513,6 +513,28 @@ mod tests {
     }
 
     #[test]
+    fn a_weekly_cycle_is_followed_even_with_only_two_weeks_in_older_folds() {
+        // Hourly data: weekdays around 100 with a daily swing, weekends at 20.
+        let at = |i: usize| {
+            let day = (i / 24) % 7;
+            let base = if day >= 5 { 20.0 } else { 100.0 };
+            base + 10.0 * (2.0 * std::f64::consts::PI * (i % 24) as f64 / 24.0).sin()
+                + ((i * 7919) % 11) as f64 * 0.1
+        };
+        let n = 24 * 7 * 4;
+        let y: Vec<f64> = (0..n).map(at).collect();
+        let c = auto(&y, &cfg(Some(24), Some(168), 48)).expect("auto");
+        assert!(
+            c.scores.iter().any(|s| s.model == "seasonal_naive_weekly"),
+            "{:?}",
+            c.scores
+        );
+        let p = c.predict(168);
+        let err: f64 = (0..168).map(|k| (p.mean[k] - at(n + k)).abs()).sum::<f64>() / 168.0;
+        assert!(err < 3.0, "{} mean abs error {err}", c.model);
+    }
+
+    #[test]
     fn auto_follows_a_line() {
         let y: Vec<f64> = (0..300).map(|i| 2.0 * i as f64).collect();
         let c = auto(&y, &cfg(None, None, 20)).expect("auto");

@@ -370,20 +370,14 @@ pub fn backtest_series(
             only: None,
         };
         let t0 = Instant::now();
-        let acc = &mut accs.last_mut().expect("auto row").1;
+        let Some((_, acc)) = accs.last_mut() else {
+            continue;
+        };
         match select::auto(train, &cfg) {
             Ok(c) => {
                 let p = c.predict(h);
                 acc.secs += t0.elapsed().as_secs_f64();
                 acc.add(actual, &p, scale);
-                if std::env::var_os("CAPDECK_DEBUG_CV").is_some() {
-                    for sc in &c.scores {
-                        eprintln!(
-                            "{name} cv {:<50} mase {:.3} msis {:.2}",
-                            sc.model, sc.mase, sc.msis
-                        );
-                    }
-                }
                 acc.chosen = Some(c.model);
             }
             Err(e) => {

@@ -80,9 +80,9 @@ pub fn time_to_breach(pred: &Prediction, spec: &BreachSpec) -> (Breach, Crossing
     let mut path = vec![0.0; h];
     for _ in 0..PATHS {
         let mut w = 0.0;
-        for k in 0..h {
+        for (k, slot) in path.iter_mut().enumerate() {
             w += standard_normal(&mut rng);
-            path[k] = pred.mean[k] + pred.sd[k] * w / ((k + 1) as f64).sqrt();
+            *slot = pred.mean[k] + pred.sd[k] * w / ((k + 1) as f64).sqrt();
         }
         if let Some(k) = first_sustained(&path, spec.threshold) {
             crossings.at_ms.push(t_of(k));

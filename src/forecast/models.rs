@@ -485,7 +485,7 @@ impl Fitted for LinearFit {
 pub struct Ets;
 
 /// The longest tail AutoETS is fitted on (alone or as MSTL's trend model).
-pub const ETS_MAX_POINTS: usize = 1200;
+pub const ETS_MAX_POINTS: usize = 800;
 
 fn tail(y: &[f64], max: usize) -> &[f64] {
     &y[y.len().saturating_sub(max)..]
@@ -665,6 +665,11 @@ impl Forecaster for Mstl {
     fn fit(&self, y: &[f64]) -> Result<Box<dyn Fitted>, ModelError> {
         too_short(self, y.len())?;
         let periods = self.usable(y.len());
+        // The decomposition needs a few seasons, not all history: two of the
+        // longest, six of the shortest.
+        let longest = periods.iter().copied().max().unwrap_or(2);
+        let shortest = periods.iter().copied().min().unwrap_or(2);
+        let y = tail(y, (2 * longest).max(6 * shortest));
         if periods.is_empty() {
             return Err(ModelError::TooShort {
                 model: self.name(),

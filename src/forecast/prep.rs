@@ -182,7 +182,7 @@ pub fn level_shift(y: &[f64], w: usize, k_sigma: f64) -> Option<(usize, f64)> {
     }
     let diffs: Vec<f64> = y.windows(2).map(|p| (p[1] - p[0]).abs()).collect();
     let sigma = 1.4826 * super::stats::median(&diffs);
-    if !(sigma > 0.0) {
+    if sigma.is_nan() || sigma <= 0.0 {
         return None;
     }
     let stride = (w / 4).max(1);

@@ -168,9 +168,22 @@ pub fn interval_score(actual: &[f64], lo: &[f64], hi: &[f64], alpha: f64) -> f64
     s / n as f64
 }
 
-/// Median of a slice (NaN when empty); sorts a copy.
+/// Median of a slice (NaN when empty, NaNs ignored); selects in a copy in
+/// linear time rather than sorting it.
 pub fn median(v: &[f64]) -> f64 {
-    quantile(v, 0.5)
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    let n = s.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let (_, hi, _) = s.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));
+    let hi = *hi;
+    if n % 2 == 1 {
+        return hi;
+    }
+    // The largest of the lower half is the other middle value.
+    let lo = s[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo + hi) / 2.0
 }
 
 /// Linear-interpolation quantile (type 7) of a slice; NaN when empty.
@@ -213,6 +226,15 @@ mod tests {
         assert_eq!(mase_scale(&y, 2), Some(4.0));
         assert_eq!(mase_scale(&y, 10), Some(2.0));
         assert_eq!(mase_scale(&[3.0, 3.0], 1), None);
+    }
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[1.0, f64::NAN]), 1.0);
+        assert!(median(&[]).is_nan());
+        assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
     }
 
     #[test]

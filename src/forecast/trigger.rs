@@ -220,6 +220,25 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_series_and_a_counter_with_resets_do_not_break_anything() {
+        let flat: Vec<Sample> = (0..200).map(|i| Sample::new(i * MIN, 5.0)).collect();
+        let f = forecast_trigger(&req(flat, 199 * MIN, 10.0));
+        assert_eq!(f.breach, Breach::NotTrending);
+        assert!(f.points.iter().all(|p| p.mean == 5.0));
+        // A counter rising 1/min that resets twice: compensated, it is a ramp.
+        let counter: Vec<Sample> = (0..300)
+            .map(|i| Sample::new(i * MIN, (i % 120) as f64 + 1.0))
+            .collect();
+        let f = forecast_trigger(&req(counter, 299 * MIN, 1000.0));
+        assert!(f.trending, "{}", f.model);
+        assert!(
+            matches!(f.breach, Breach::Forecast { .. }),
+            "{:?}",
+            f.breach
+        );
+    }
+
+    #[test]
     fn a_fixed_mode_uses_that_model() {
         let mut r = req(ramp(300, 0.2), 299 * MIN, 200.0);
         r.mode = ForecastMode::Naive;

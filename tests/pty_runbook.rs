@@ -33,7 +33,9 @@ fn select_row(t: &Tmux, header: &str, text: &str) {
 #[test]
 fn start_tick_share_kill_and_resume_a_run() {
     let state = tempfile::tempdir().unwrap();
-    let cmd = format!("{}; sleep 60", bin());
+    // A fixed instant: the demo's values (and so the first step's assert)
+    // are the same on every run.
+    let cmd = format!("{} --now 2026-12-01T14:15:00Z; sleep 60", bin());
     let a = Tmux::start("rb-a", 100, 30, &cmd, state.path());
     a.wait_for("Triggers, least headroom first", LIMIT);
     a.keys(&["b"]);

@@ -146,6 +146,7 @@ impl Observations {
             query_errors: Some(&self.query_errors),
             sources: health,
             forecasts,
+            query_warnings: Some(&self.query_warnings),
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Inputs<'a> {
     pub sources: &'a [SourceHealth],
     /// Latest forecast per trigger key.
     pub forecasts: Option<&'a HashMap<String, TriggerForecast>>,
+    /// Warnings the server sent with the last answer, per query name.
+    pub query_warnings: Option<&'a HashMap<String, Vec<String>>>,
 }
 
 /// The levels of a trigger, from its thresholds and clear settings.
@@ -70,15 +72,18 @@ pub fn levels_of(config: &Config, t: &Trigger) -> Levels {
 /// Everything the overview shows, at `now_ms`.
 pub fn evaluate(config: &Config, inputs: &Inputs, now_ms: i64) -> Snapshot {
     let empty_store = SeriesStore::default();
-    let empty_errors = HashMap::new();
-    let empty_forecasts = HashMap::new();
-    let store = inputs.store.unwrap_or(&empty_store);
-    let errors = inputs.query_errors.unwrap_or(&empty_errors);
-    let forecasts = inputs.forecasts.unwrap_or(&empty_forecasts);
+    let (empty_errors, empty_forecasts, empty_warnings) =
+        (HashMap::new(), HashMap::new(), HashMap::new());
+    let seen = Seen {
+        store: inputs.store.unwrap_or(&empty_store),
+        errors: inputs.query_errors.unwrap_or(&empty_errors),
+        forecasts: inputs.forecasts.unwrap_or(&empty_forecasts),
+        warnings: inputs.query_warnings.unwrap_or(&empty_warnings),
+    };
 
     let mut triggers: Vec<TriggerStatus> = config
         .triggers()
-        .map(|(d, t)| evaluate_trigger(config, d, t, store, errors, forecasts, now_ms))
+        .map(|(d, t)| evaluate_trigger(config, d, t, &seen, now_ms))
         .collect();
     triggers.sort_by(|a, b| {
         sort_rank(a)
@@ -112,6 +117,18 @@ pub fn evaluate(config: &Config, inputs: &Inputs, now_ms: i64) -> Snapshot {
         triggers,
         sources: inputs.sources.to_vec(),
     }
+}
+
+fn inputs_warnings(map: &HashMap<String, Vec<String>>, vq: &str, cq: &str) -> Vec<String> {
+    let mut out: Vec<String> = map
+        .get(vq)
+        .into_iter()
+        .chain(map.get(cq))
+        .flatten()
+        .cloned()
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Least headroom first; triggers without a known state last.
@@ -202,15 +219,22 @@ fn row_state(r: &RowEval) -> State {
     }
 }
 
+/// `Inputs` with the absent parts filled in.
+struct Seen<'a> {
+    store: &'a SeriesStore,
+    errors: &'a HashMap<String, String>,
+    forecasts: &'a HashMap<String, TriggerForecast>,
+    warnings: &'a HashMap<String, Vec<String>>,
+}
+
 fn evaluate_trigger(
     config: &Config,
     d: &Domain,
     t: &Trigger,
-    store: &SeriesStore,
-    errors: &HashMap<String, String>,
-    forecasts: &HashMap<String, TriggerForecast>,
+    seen: &Seen,
     now_ms: i64,
 ) -> TriggerStatus {
+    let (store, errors, forecasts) = (seen.store, seen.errors, seen.forecasts);
     let vq = value_query(d, t);
     let cq = capacity_query(d, t);
     let values = store.of_query(&vq);
@@ -304,6 +328,7 @@ fn evaluate_trigger(
         Vec::new()
     };
 
+    let warnings = inputs_warnings(seen.warnings, &vq, &cq);
     let error = errors.get(&vq).or_else(|| errors.get(&cq)).cloned();
     let policy = t
         .policy
@@ -339,6 +364,7 @@ fn evaluate_trigger(
         policy,
         runbook: t.runbook.clone(),
         error,
+        warnings,
         rows: shown_rows,
     }
 }

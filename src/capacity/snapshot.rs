@@ -132,6 +132,9 @@ pub struct TriggerStatus {
     pub runbook: Option<String>,
     /// Why there is no value: the source's last error for this query.
     pub error: Option<String>,
+    /// What the server warned about with its last answer (Prometheus `warnings`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<Row>,
 }

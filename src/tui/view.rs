@@ -668,6 +668,12 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
             Span::styled(rb.clone(), t.accent),
         ]));
     }
+    for w in &tr.warnings {
+        lines.push(Line::from(vec![
+            Span::styled(" server warning ", t.warn),
+            Span::styled(w.clone(), t.text),
+        ]));
+    }
     if let Some(e) = &tr.error {
         lines.push(Line::from(vec![
             Span::styled(" error ", t.critical),

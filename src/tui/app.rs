@@ -65,6 +65,21 @@ pub const ZOOMS: [(i64, &str); 7] = [
     (30 * 86_400_000, "30d"),
 ];
 
+/// Forecast points kept per trigger: more than any chart is wide (a Braille
+/// chart of 200 columns shows 400 x positions), far fewer than a long
+/// horizon produces, since every copy of a snapshot carries them.
+pub const MAX_CHART_POINTS: usize = 400;
+
+/// Keeps at most `max` points, evenly spaced, the last one always.
+pub fn thin_points<T: Copy>(points: &mut Vec<T>, max: usize) {
+    let n = points.len();
+    if n <= max || max < 2 {
+        return;
+    }
+    let kept: Vec<T> = (0..max).map(|i| points[i * (n - 1) / (max - 1)]).collect();
+    *points = kept;
+}
+
 /// A line of the overview list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListRow {
@@ -191,15 +206,19 @@ impl App {
             },
             Message::Term(_) => false,
             Message::Source(SourceEvent::Answered(a)) => {
-                if a.backfill {
+                if a.backfill && !a.query.starts_with("watch:") {
                     self.backfilling = self.backfilling.saturating_sub(1);
+                }
+                if let Some(p) = self.run.as_mut() {
+                    p.awaiting.remove(&*a.query);
                 }
                 self.obs.apply(a);
                 self.data_changed = true;
                 self.samples_changed = true;
                 true
             }
-            Message::Forecast(key, f) => {
+            Message::Forecast(key, mut f) => {
+                thin_points(&mut f.points, MAX_CHART_POINTS);
                 self.scheduler.accept(&key, *f);
                 self.forecasts = self.scheduler.current(self.now_ms);
                 self.data_changed = true;
@@ -257,8 +276,10 @@ impl App {
             if self.data_changed {
                 self.refresh();
             }
-            // Gates read the same store the overview does.
-            if let Some(p) = self.run.as_mut() {
+            // Gates read the same store the overview does, once the run's
+            // own watch queries have answered (or failed) at least once:
+            // before that every gate would read "missing".
+            if let Some(p) = self.run.as_mut().filter(|p| p.watch_ready()) {
                 let rb_id = p.session.run.runbook.meta.id.clone();
                 let samples = crate::runbook::samples::WatchSamples {
                     store: &self.obs.store,
@@ -397,11 +418,13 @@ impl App {
 
     fn open_session(&mut self, session: crate::runbook::session::Session) {
         let queries = crate::runbook::samples::watch_queries(&session.run.runbook, &self.config);
+        let mut pane = RunPane::new(session);
+        pane.awaiting = queries.iter().map(|q| q.name.to_string()).collect();
         self.effects.push(UiEffect::Watch {
-            dir: session.dir.clone(),
+            dir: pane.session.dir.clone(),
             queries,
         });
-        self.run = Some(RunPane::new(session));
+        self.run = Some(pane);
         self.screen = Screen::Run;
     }
 
@@ -618,5 +641,21 @@ impl App {
             _ => return false,
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thin_points;
+
+    #[test]
+    fn thinning_keeps_ends_and_count() {
+        let mut v: Vec<u32> = (0..2000).collect();
+        thin_points(&mut v, 400);
+        assert_eq!(v.len(), 400);
+        assert_eq!((v[0], v[399]), (0, 1999));
+        let mut short: Vec<u32> = (0..10).collect();
+        thin_points(&mut short, 400);
+        assert_eq!(short.len(), 10);
     }
 }

@@ -219,6 +219,14 @@ pub fn run(loaded: Loaded, opts: &Options) -> Result<()> {
             .spawn(move || {
                 while let Ok((key, req)) = fit_rx.recv() {
                     let f = crate::forecast::forecast_trigger(&req);
+                    drop(req);
+                    // A fit allocates megabytes for a moment; hand them back
+                    // to the system instead of keeping them in this thread's
+                    // malloc arena for the life of the cockpit.
+                    // SAFETY: malloc_trim only releases free heap memory.
+                    unsafe {
+                        libc::malloc_trim(0);
+                    }
                     if fit_out.send(Message::Forecast(key, Box::new(f))).is_err() {
                         break;
                     }

@@ -240,6 +240,9 @@ pub struct RunPane {
     pub message: Option<(bool, String)>,
     /// Journal lines as `HH:MM:SS who: what`, oldest first.
     pub timeline: Vec<String>,
+    /// Watch queries that have not answered yet since the run was opened.
+    pub awaiting: std::collections::HashSet<String>,
+    opened: std::time::Instant,
 }
 
 /// Run-screen keys, besides `enter` (do what the step waits for).
@@ -269,9 +272,18 @@ impl RunPane {
             prompt: None,
             message: None,
             timeline: Vec::new(),
+            awaiting: Default::default(),
+            opened: std::time::Instant::now(),
         };
         p.reload_timeline();
         p
+    }
+
+    /// Whether gates may be fed: every watch query answered once, or a
+    /// source is too slow to wait for (then gates read "missing" and fail
+    /// closed, as they must).
+    pub fn watch_ready(&self) -> bool {
+        self.awaiting.is_empty() || self.opened.elapsed() > std::time::Duration::from_secs(15)
     }
 
     /// Re-reads the journal's lines for the timeline pane.

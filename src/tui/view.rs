@@ -373,7 +373,12 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
         Constraint::Length(bar_w as u16 + 6), // used
         Constraint::Length(if wide { 18 } else { 8 }), // headroom
     ];
-    let mut header = vec!["STATE", "TRIGGER", "VALUE / CAPACITY", "USED", "HEADROOM"];
+    let value_head = if mid {
+        "VALUE / CAPACITY"
+    } else {
+        "VALUE / CAP"
+    };
+    let mut header = vec!["STATE", "TRIGGER", value_head, "USED", "HEADROOM"];
     if mid {
         widths.push(Constraint::Length(if wide { 20 } else { 14 }));
         header.push("ETA p50 [p10–p90]");

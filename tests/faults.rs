@@ -349,10 +349,7 @@ fn queries_queued_behind_a_stalled_source_end_with_the_run() {
             .all(|e| e.starts_with("prom: timed out after ")),
         "{errors:?}"
     );
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("request slots (concurrency 1) stayed busy")),
-        "{errors:?}"
-    );
+    // Waiting for the one slot counts against each query's own bound, so
+    // every query ends within one timeout of its turn; the messages say
+    // timeout either way ("waiting for a request slot" when it never got one).
 }

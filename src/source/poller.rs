@@ -95,21 +95,41 @@ impl Poller {
         let started = Instant::now();
         let result = match (self.sources.get(&q.source), self.timing.get(&q.source)) {
             (Some(src), Some(t)) => {
-                let _permit = match self.limits.get(&q.source) {
-                    Some(sem) => sem.clone().acquire_owned().await.ok(),
-                    None => None,
-                };
-                let fut = if backfill {
-                    let step = backfill_step_ms(t.history_ms, t.refresh.as_millis() as i64);
-                    src.range(q, at_ms - t.history_ms, at_ms, step)
-                } else {
-                    src.instant(q, at_ms)
-                };
-                // The source has its own timeouts; this is the hard bound.
+                // The source has its own timeouts; this is the hard bound,
+                // and it covers waiting for a request slot too: behind a
+                // stalled source every query fails within one bound instead
+                // of queueing for the slots one after another.
                 let bound = if backfill { t.timeout * 3 } else { t.timeout };
-                match tokio::time::timeout(bound + Duration::from_millis(250), fut).await {
-                    Ok(r) => r,
-                    Err(_) => Err(SourceError::Timeout(format!("{:.1}s", bound.as_secs_f64()))),
+                let deadline = tokio::time::Instant::now() + bound + Duration::from_millis(250);
+                let permit = match self.limits.get(&q.source) {
+                    Some(sem) => {
+                        match tokio::time::timeout_at(deadline, sem.clone().acquire_owned()).await {
+                            Ok(p) => Ok(p.ok()),
+                            Err(_) => Err(SourceError::Timeout(format!(
+                                "{:.1}s waiting for a request slot: all {} of the source's slots (concurrency) are busy",
+                                bound.as_secs_f64(),
+                                self.concurrency.get(&q.source).copied().unwrap_or(0)
+                            ))),
+                        }
+                    }
+                    None => Ok(None),
+                };
+                match permit {
+                    Err(e) => Err(e),
+                    Ok(_permit) => {
+                        let fut = if backfill {
+                            let step = backfill_step_ms(t.history_ms, t.refresh.as_millis() as i64);
+                            src.range(q, at_ms - t.history_ms, at_ms, step)
+                        } else {
+                            src.instant(q, at_ms)
+                        };
+                        match tokio::time::timeout_at(deadline, fut).await {
+                            Ok(r) => r,
+                            Err(_) => {
+                                Err(SourceError::Timeout(format!("{:.1}s", bound.as_secs_f64())))
+                            }
+                        }
+                    }
                 }
             }
             _ => Err(SourceError::Other(format!(

@@ -322,7 +322,7 @@ fn trend(app: &App, t: &TriggerStatus, width: usize) -> String {
 fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
     let rows = app.rows();
     let t = app.theme.clone();
-    let wide = area.width >= 110;
+    let wide = area.width >= 140;
     let mid = area.width >= 90;
     let title = match &app.screen {
         Screen::Domain(d) => app
@@ -380,7 +380,7 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
     };
     let mut header = vec!["STATE", "TRIGGER", value_head, "USED", "HEADROOM"];
     if mid {
-        widths.push(Constraint::Length(if wide { 20 } else { 14 }));
+        widths.push(Constraint::Length(if wide { 20 } else { 17 }));
         header.push("ETA p50 [p10–p90]");
     } else {
         widths.push(Constraint::Length(6));

@@ -298,6 +298,17 @@ impl Session {
         self.dir.join(JOURNAL)
     }
 
+    /// Secret inputs this session has no value for (after a resume: the
+    /// journal masks them, so they must be typed again before commands run).
+    pub fn missing_secrets(&self) -> Vec<String> {
+        self.run
+            .secret_inputs
+            .iter()
+            .filter(|n| !self.secrets.contains_key(*n))
+            .cloned()
+            .collect()
+    }
+
     /// Supplies a secret input again (after a resume: the journal masks it).
     pub fn set_secret(&mut self, name: &str, value: &str) {
         self.secrets.insert(name.to_string(), value.to_string());

@@ -421,6 +421,17 @@ pub fn draw_run(f: &mut Frame, area: Rect, app: &App) {
     );
 
     let prompt = match (&p.prompt, &p.message) {
+        (
+            Some(Prompt::Text {
+                label,
+                typed,
+                purpose: super::runs::TextFor::Secret { .. },
+            }),
+            _,
+        ) => Line::from(vec![
+            Span::styled(format!(" {label}: "), t.accent),
+            Span::styled(format!("{}▏", "•".repeat(typed.chars().count())), t.text),
+        ]),
         (Some(Prompt::Text { label, typed, .. }), _) => Line::from(vec![
             Span::styled(format!(" {label}: "), t.accent),
             Span::styled(format!("{typed}▏"), t.text),

@@ -198,6 +198,10 @@ pub enum TextFor {
         action: usize,
         ok: bool,
     },
+    /// A secret input, typed again after a resume (never journaled).
+    Secret {
+        name: String,
+    },
 }
 
 /// A question the run screen asks in its bottom line.
@@ -276,7 +280,21 @@ impl RunPane {
             opened: std::time::Instant::now(),
         };
         p.reload_timeline();
+        p.ask_next_secret();
         p
+    }
+
+    /// After a resume the journal has only masked secrets: ask for them.
+    fn ask_next_secret(&mut self) {
+        if self.prompt.is_none()
+            && let Some(name) = self.session.missing_secrets().into_iter().next()
+        {
+            self.prompt = Some(Prompt::Text {
+                label: format!("secret input {name} (not journaled; needed to run commands)"),
+                purpose: TextFor::Secret { name },
+                typed: String::new(),
+            });
+        }
     }
 
     /// Whether gates may be fed: every watch query answered once, or a
@@ -597,6 +615,12 @@ impl RunPane {
                             reason: typed,
                         },
                         TextFor::Note => Event::Note { text: typed },
+                        TextFor::Secret { name } => {
+                            self.session.set_secret(&name, &typed);
+                            self.message = Some((false, format!("{name} set for this session")));
+                            self.ask_next_secret();
+                            return Vec::new();
+                        }
                         TextFor::Report { step, action, ok } => Event::ReportCommand {
                             step,
                             action,

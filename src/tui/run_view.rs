@@ -4,8 +4,8 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
-use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::runbook::machine::{StepStatus, Waiting};
 use crate::runbook::{ActionKind, Danger};
@@ -554,21 +554,5 @@ pub fn draw_start_form(f: &mut Frame, area: Rect, app: &App) {
         " tab/↓ next · enter on the last starts the run · esc cancels",
         t.muted,
     )));
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let w = 76.min(area.width);
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    f.render_widget(Clear, popup);
-    f.render_widget(
-        Paragraph::new(Text::from(lines)).block(
-            Block::bordered()
-                .border_style(t.border)
-                .title(Span::styled(" start a run ", t.header)),
-        ),
-        popup,
-    );
+    super::view::popup(f, area, 76, " start a run ", lines, app);
 }

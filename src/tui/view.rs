@@ -1031,23 +1031,28 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App) {
         "any key closes this help",
         t.muted,
     )));
+    popup(f, area, 64, " help ", lines, app);
+}
+
+/// A bordered box of `lines`, centred over `area` (help, forms), at most
+/// `width` wide and as tall as its text.
+pub fn popup(f: &mut Frame, area: Rect, width: u16, title: &str, lines: Vec<Line>, app: &App) {
+    let t = &app.theme;
     let h = (lines.len() as u16 + 2).min(area.height);
-    let w = 64.min(area.width);
-    let popup = Rect {
+    let w = width.min(area.width);
+    let rect = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    f.render_widget(Clear, popup);
+    f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(Text::from(lines))
-            .block(
-                Block::bordered()
-                    .border_style(t.border)
-                    .title(Span::styled(" help ", t.header)),
-            )
-            .style(Style::default()),
-        popup,
+        Paragraph::new(Text::from(lines)).block(
+            Block::bordered()
+                .border_style(t.border)
+                .title(Span::styled(title.to_string(), t.header)),
+        ),
+        rect,
     );
 }

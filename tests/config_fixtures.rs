@@ -74,3 +74,49 @@ fn print_config_round_trips() {
     let again = capdeck::config::parse(&text, capdeck::config::Origin::Embedded).unwrap();
     assert_eq!(again.config.triggers().count(), 23);
 }
+
+#[test]
+fn lookup_order_is_flag_then_cwd_then_xdg_then_embedded() {
+    let bin = env!("CARGO_BIN_EXE_capdeck");
+    let origin = |dir: &Path, xdg: &Path, extra: &[&str]| -> String {
+        let out = Command::new(bin)
+            .args(extra)
+            .arg("--print-config")
+            .current_dir(dir)
+            .env("XDG_CONFIG_HOME", xdg)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let minimal = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/valid/minimal.toml"),
+    )
+    .unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let xdg = tempfile::tempdir().unwrap();
+    assert!(origin(cwd.path(), xdg.path(), &[]).ends_with("<embedded config.example.toml>"));
+    std::fs::create_dir_all(xdg.path().join("capdeck")).unwrap();
+    std::fs::write(xdg.path().join("capdeck/config.toml"), &minimal).unwrap();
+    assert!(origin(cwd.path(), xdg.path(), &[]).ends_with("capdeck/config.toml"));
+    std::fs::write(cwd.path().join("capdeck.toml"), &minimal).unwrap();
+    assert!(origin(cwd.path(), xdg.path(), &[]).ends_with("from capdeck.toml"));
+    let other = cwd.path().join("other.toml");
+    std::fs::write(&other, &minimal).unwrap();
+    assert!(
+        origin(
+            cwd.path(),
+            xdg.path(),
+            &["--config", other.to_str().unwrap()]
+        )
+        .ends_with("other.toml")
+    );
+}

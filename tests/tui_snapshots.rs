@@ -171,3 +171,135 @@ fn too_small_says_so() {
     let text = screen(&mut app, 50, 10);
     assert!(text.contains("terminal too small"), "{text}");
 }
+
+// The app's state machine, key by key (no terminal needed).
+
+fn selected(app: &App) -> String {
+    app.selected.clone().unwrap_or_default()
+}
+
+#[test]
+fn selection_moves_and_follows_its_trigger() {
+    let mut app = demo_app();
+    let rows = app.rows();
+    assert_eq!(app.selected_index(&rows), 0);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('j'));
+    let key = selected(&app);
+    assert_eq!(app.selected_index(&app.rows()), 2);
+    // Grouping reorders the rows; the selection stays on the same trigger.
+    press(&mut app, KeyCode::Char('g'));
+    assert_eq!(selected(&app), key);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Home);
+    assert_eq!(app.selected_index(&app.rows()), 0);
+    press(&mut app, KeyCode::End);
+    assert_eq!(app.selected_index(&app.rows()), app.rows().len() - 1);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(
+        app.selected_index(&app.rows()),
+        app.rows().len() - 1,
+        "the end stays the end"
+    );
+}
+
+#[test]
+fn open_back_and_domains() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.screen, capdeck::tui::Screen::Trigger(_)));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, capdeck::tui::Screen::Overview);
+    // Grouped, the first row is a domain: enter opens it, back returns.
+    press(&mut app, KeyCode::Char('g'));
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.screen, capdeck::tui::Screen::Domain(_)));
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.screen, capdeck::tui::Screen::Trigger(_)));
+    press(&mut app, KeyCode::Esc);
+    assert!(
+        matches!(app.screen, capdeck::tui::Screen::Domain(_)),
+        "back goes where it came from"
+    );
+    press(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.screen, capdeck::tui::Screen::Overview);
+}
+
+#[test]
+fn help_closes_on_any_key_and_quit_quits() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    press(&mut app, KeyCode::Char('j'));
+    assert!(!app.help);
+    assert_eq!(
+        app.selected_index(&app.rows()),
+        0,
+        "the key that closed help did nothing else"
+    );
+    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn filter_edits_keeps_and_clears() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('/'));
+    assert!(app.editing_filter);
+    for c in "lagx".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.filter, "lag");
+    assert!(!app.editing_filter);
+    // q is a letter while typing, not quit.
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.quit);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter, "", "esc while typing clears");
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Char('z'));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter, "", "back clears a kept filter");
+}
+
+#[test]
+fn zoom_stays_within_its_range() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Enter);
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char('-'));
+    }
+    assert_eq!(app.zoom, capdeck::tui::app::ZOOMS.len() - 1);
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char('+'));
+    }
+    assert_eq!(app.zoom, 0);
+    // Zoom keys do nothing on the overview.
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.update(Message::Term(Event::Key(KeyEvent::new(
+        KeyCode::Char('-'),
+        KeyModifiers::NONE
+    )))));
+}
+
+#[test]
+fn releases_and_repeats_are_not_presses() {
+    let mut app = demo_app();
+    let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    release.kind = crossterm::event::KeyEventKind::Release;
+    app.update(Message::Term(Event::Key(release)));
+    assert!(!app.quit);
+}
+
+#[test]
+fn a_signal_quits() {
+    let mut app = demo_app();
+    app.update(Message::Signal("SIGHUP"));
+    assert!(app.quit);
+}

@@ -209,7 +209,9 @@ impl App {
                 if a.backfill && !a.query.starts_with("watch:") {
                     self.backfilling = self.backfilling.saturating_sub(1);
                 }
-                if let Some(p) = self.run.as_mut() {
+                // The backfill's newest sample can be a whole step old (stale
+                // to a gate); the first instant answer is the one to wait for.
+                if let Some(p) = self.run.as_mut().filter(|_| !a.backfill) {
                     p.awaiting.remove(&*a.query);
                 }
                 self.obs.apply(a);

@@ -415,7 +415,7 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                 let dom = app.snapshot.domains.iter().find(|x| &x.id == d);
                 let (title, st, n) = dom
                     .map(|x| (x.title.clone(), x.state, x.triggers))
-                    .unwrap_or_default_tuple();
+                    .unwrap_or((String::new(), State::Unknown, 0));
                 Row::new(vec![
                     Cell::from(Span::styled(
                         format!("{} {}", st.glyph(app.ascii), st.word()),
@@ -553,16 +553,6 @@ fn value_of_capacity(v: Option<f64>, c: Option<f64>, unit: &str, wide: bool) -> 
         format!("{} / {} {unit}", bare(v), bare(c))
     } else {
         format!("{} / {}", bare(v), bare(c))
-    }
-}
-
-trait DefaultTuple {
-    fn unwrap_or_default_tuple(self) -> (String, State, usize);
-}
-
-impl DefaultTuple for Option<(String, State, usize)> {
-    fn unwrap_or_default_tuple(self) -> (String, State, usize) {
-        self.unwrap_or((String::new(), State::Unknown, 0))
     }
 }
 

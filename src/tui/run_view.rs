@@ -46,13 +46,16 @@ pub fn draw_runbooks(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let breaching: Vec<String> = app
-        .snapshot
-        .triggers
-        .iter()
-        .filter(|x| x.state.is_breach() || x.urgent)
-        .map(|x| x.key())
-        .collect();
+    let keys_where = |f: fn(&crate::capacity::TriggerStatus) -> bool| -> Vec<String> {
+        app.snapshot
+            .triggers
+            .iter()
+            .filter(|x| f(x))
+            .map(|x| x.key())
+            .collect()
+    };
+    let breaching = keys_where(|x| x.state.is_breach());
+    let urgent = keys_where(|x| x.urgent);
     let rows: Vec<Row> = app
         .catalog_view()
         .into_iter()
@@ -76,13 +79,15 @@ pub fn draw_runbooks(f: &mut Frame, area: Rect, app: &App) {
                     Cell::from(Span::styled("enter resumes", t.muted)),
                 ]),
                 CatalogRow::Runbook(l) => {
-                    let hot = l.triggers.iter().any(|x| breaching.contains(x));
+                    let linked = |keys: &[String]| l.triggers.iter().any(|x| keys.contains(x));
                     let state = if !l.problems.is_empty() {
                         Span::styled("✖ LINT", t.critical)
-                    } else if hot {
+                    } else if linked(&breaching) {
                         Span::styled("◆ BREACH", t.scale)
+                    } else if linked(&urgent) {
+                        Span::styled("◆ URGENT", t.scale)
                     } else {
-                        Span::styled(format!("  {}", l.kind), t.muted)
+                        Span::styled(l.kind.clone(), t.muted)
                     };
                     let detail = if let Some(p) = l.problems.first() {
                         format!("{p} (+{} more)", l.problems.len() - 1)

@@ -46,8 +46,10 @@ fn golden_mase_across_a_level_shift() {
     let r = rows("rds_cpu_utilization_e47b3b.csv");
     assert_eq!(mase(&r, "naive"), 0.270);
     assert_eq!(mase(&r, "seasonal_naive_daily"), 5.391);
-    // The automatic choice is not fooled by the shift.
-    assert_eq!(mase(&r, "auto"), 0.270);
+    // The automatic choice is not fooled by the shift: with the shift taken
+    // out of the history it keeps the daily shape at the new level and
+    // beats the naive forecast that no statsforecast model beat here.
+    assert_eq!(mase(&r, "auto"), 0.230);
     let auto = r.iter().find(|r| r.model == "auto").expect("auto");
     let c95 = auto.coverage95.expect("coverage");
     assert!((0.8..=1.0).contains(&c95));

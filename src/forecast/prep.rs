@@ -216,6 +216,131 @@ pub fn level_shift(y: &[f64], w: usize, k_sigma: f64) -> Option<(usize, f64)> {
     best
 }
 
+/// How a lasting level shift is told apart from noise, a burst, a trend or
+/// the season.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShiftRule {
+    /// Points the old level is judged on.
+    pub before: usize,
+    /// Points the new level must have held.
+    pub after: usize,
+    /// The least size, in robust standard deviations of the first differences.
+    pub k_sigma: f64,
+    /// Season lengths in points: a change that also happened one season
+    /// earlier at the same phase is the season (a weekend, a nightly batch),
+    /// not a shift.
+    pub seasons: Vec<usize>,
+}
+
+/// A step must be this many interquartile ranges of the values on either
+/// side of it: a ramp or a half cycle of a wave spreads its windows wide, a
+/// step between two quiet levels does not.
+const SPREAD_FACTOR: f64 = 5.0;
+
+/// The newest lasting level shift in `y`: an index `k` where the median of
+/// the points after it differs from the median of the `before` points ahead
+/// of it by more than `k_sigma` robust standard deviations of the first
+/// differences and by more than [`SPREAD_FACTOR`] times either window's
+/// interquartile range; where at least `after` points have passed, 90 % of
+/// them on the new side of the midpoint and 90 % of the `before` points on
+/// the old side (the end of a burst fails that: its window holds both
+/// levels); and where no season earlier shows the same change. Returns the
+/// index and the shift's size.
+pub fn recent_level_shift(y: &[f64], rule: &ShiftRule) -> Option<(usize, f64)> {
+    use super::stats::{median, quantile};
+    let (n, before, after) = (y.len(), rule.before, rule.after);
+    if after < 4 || before < after || n < before + after {
+        return None;
+    }
+    let diffs: Vec<f64> = y.windows(2).map(|p| (p[1] - p[0]).abs()).collect();
+    let sigma = 1.4826 * median(&diffs);
+    if sigma.is_nan() || sigma <= 0.0 {
+        return None;
+    }
+    let share_on = |v: &[f64], mid: f64, sign: f64| {
+        v.iter().filter(|x| (**x - mid).signum() == sign).count() as f64 / v.len() as f64
+    };
+    let iqr = |v: &[f64]| quantile(v, 0.75) - quantile(v, 0.25);
+    let step_at = |k: usize| -> Option<f64> {
+        let (old_w, new_w) = (&y[k - before..k], &y[k..(k + before).min(n)]);
+        let (old, new) = (median(old_w), median(new_w));
+        let shift = new - old;
+        let mid = old + shift / 2.0;
+        let sharp = shift.abs() > rule.k_sigma * sigma
+            && shift.abs() > SPREAD_FACTOR * iqr(old_w).max(iqr(new_w));
+        let held = share_on(&y[k..], mid, shift.signum()) >= 0.9
+            && share_on(old_w, mid, -shift.signum()) >= 0.9;
+        (sharp && held).then_some(shift)
+    };
+    let seasonal = |k: usize, shift: f64| {
+        rule.seasons.iter().any(|&p| {
+            let Some(j) = k.checked_sub(p).filter(|j| *j >= before) else {
+                return false;
+            };
+            let then = median(&y[j..j + after]) - median(&y[j - before..j]);
+            then.signum() == shift.signum() && then.abs() >= 0.5 * shift.abs()
+        })
+    };
+    let stride = (after / 4).max(1);
+    // Scan back from the newest split; once a step is found, keep going
+    // while it grows, so the split lands where the level moved.
+    let mut best: Option<(usize, f64)> = None;
+    let mut k = n - after;
+    while k >= before {
+        match (best, step_at(k)) {
+            (Some((_, b)), Some(s)) if s.abs() > b.abs() => best = Some((k, s)),
+            (Some(_), None) => break,
+            (None, Some(s)) => best = Some((k, s)),
+            _ => {}
+        }
+        if k < stride {
+            break;
+        }
+        k -= stride;
+    }
+    let (k, shift) = best?;
+    // The scan moves in strides: put the split on the point where the
+    // values nearby change sides.
+    let old = median(&y[k - before..k]);
+    let new = old + shift;
+    let (lo, hi) = (
+        k.saturating_sub(stride).max(before),
+        (k + stride).min(n - 1),
+    );
+    let cost = |j: usize| -> f64 {
+        (lo..=hi)
+            .map(|i| (y[i] - if i < j { old } else { new }).abs())
+            .sum()
+    };
+    let k = (lo..=hi)
+        .min_by(|a, b| cost(*a).total_cmp(&cost(*b)))
+        .unwrap_or(k);
+    (!seasonal(k, shift)).then_some((k, shift))
+}
+
+/// The series with its lasting level shifts taken out: scanning back from
+/// the newest one, everything before each shift is moved by its size, so
+/// the whole history sits at today's level. Models that remember days or
+/// weeks (seasonal naive, seasonal medians, MSTL) then forecast today's
+/// level with yesterday's shape, and the cross-validation folds are no
+/// longer ruled by one step nobody could have forecast. Returns the adjusted
+/// series and the shifts found, newest first.
+pub fn remove_level_shifts(y: &[f64], rule: &ShiftRule) -> (Vec<f64>, Vec<(usize, f64)>) {
+    const MAX_SHIFTS: usize = 8;
+    let mut out = y.to_vec();
+    let mut shifts = Vec::new();
+    let mut end = out.len();
+    while shifts.len() < MAX_SHIFTS {
+        let Some((k, s)) = recent_level_shift(&out[..end], rule) else {
+            break;
+        };
+        out[..k].iter_mut().for_each(|v| *v += s);
+        shifts.push((k, s));
+        end = k;
+    }
+    (out, shifts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +402,86 @@ mod tests {
         assert!((shift - 20.0).abs() < 1.0);
         let flat: Vec<f64> = (0..300).map(|i| ((i * 7) % 5) as f64).collect();
         assert_eq!(level_shift(&flat, 40, 8.0), None);
+    }
+
+    fn rule() -> ShiftRule {
+        ShiftRule {
+            before: 72,
+            after: 12,
+            k_sigma: 8.0,
+            seasons: vec![288],
+        }
+    }
+
+    #[test]
+    fn a_ramp_a_wave_and_a_daily_step_are_not_shifts() {
+        let ramp: Vec<f64> = (0..600).map(f64::from).collect();
+        assert_eq!(recent_level_shift(&ramp, &rule()), None);
+        let wave: Vec<f64> = (0..600)
+            .map(|i| (2.0 * std::f64::consts::PI * f64::from(i) / 144.0).sin())
+            .collect();
+        assert_eq!(recent_level_shift(&wave, &rule()), None);
+        // Every day the level drops from 50 to 10 for the last 100 points:
+        // the season, not a shift.
+        let daily: Vec<f64> = (0..288 * 3 - 150)
+            .map(|i| if i % 288 >= 188 { 10.0 } else { 50.0 } + ((i * 7919) % 11) as f64 * 0.1)
+            .collect();
+        assert_eq!(recent_level_shift(&daily, &rule()), None);
+    }
+
+    fn noisy(n: usize, level: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| level + ((i * 7919) % 11) as f64 * 0.1)
+            .collect()
+    }
+
+    #[test]
+    fn a_recent_shift_is_taken_out_of_the_history() {
+        // 400 points at 10, then 30 points at 40 (the newest half hour).
+        let mut y = noisy(400, 10.0);
+        y.extend(noisy(30, 40.0));
+        let (k, shift) = recent_level_shift(&y, &rule()).expect("shift");
+        assert!((395..=405).contains(&k), "k = {k}");
+        assert!((shift - 30.0).abs() < 1.0, "shift = {shift}");
+        let (adj, shifts) = remove_level_shifts(&y, &rule());
+        assert_eq!(shifts.len(), 1);
+        let med = super::super::stats::median(&adj[..390]);
+        assert!((med - 40.5).abs() < 1.0, "history now at {med}");
+        assert_eq!(&adj[410..], &y[410..], "the new level is left alone");
+    }
+
+    #[test]
+    fn the_end_of_a_burst_is_not_a_shift() {
+        // A level of 10 with a 20-point burst to 60 that ended 30 points ago.
+        let mut y = noisy(400, 10.0);
+        y.extend(noisy(20, 60.0));
+        y.extend(noisy(30, 10.0));
+        assert_eq!(recent_level_shift(&y, &rule()), None);
+        let (adj, shifts) = remove_level_shifts(&y, &rule());
+        assert!(shifts.is_empty());
+        assert_eq!(adj, y);
+    }
+
+    #[test]
+    fn a_dip_and_its_recovery_are_both_taken_out() {
+        let mut y = noisy(300, 90.0);
+        y.extend(noisy(150, 25.0));
+        y.extend(noisy(300, 90.0));
+        let (adj, shifts) = remove_level_shifts(&y, &rule());
+        assert_eq!(shifts.len(), 2, "{shifts:?}");
+        let off: Vec<(usize, f64)> = adj
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| (*v - 90.5).abs() >= 3.0)
+            .collect();
+        assert!(off.is_empty(), "{shifts:?} {off:?}");
+    }
+
+    #[test]
+    fn a_shift_too_young_to_judge_is_left_alone() {
+        let mut y = noisy(400, 10.0);
+        y.extend(noisy(6, 40.0));
+        assert_eq!(recent_level_shift(&y, &rule()), None);
     }
 }

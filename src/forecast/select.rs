@@ -22,6 +22,14 @@ const DAY_MS: i64 = 86_400_000;
 /// cover. Above 0.95 on purpose: the future is a little less like the
 /// recent past than the folds are like each other.
 const CALIBRATION_QUANTILE: f64 = 0.975;
+/// The calibration never narrows a band below this share of the model's
+/// own: quiet folds (the hours before an incident, say) do not promise a
+/// quiet future. Measured on the NAB files' three latest windows: 0.3
+/// covered 88 % of one window's holdout at the 95 % level, 0.6 kept every
+/// window between 90 % and 96 %.
+const MIN_CALIBRATION: f64 = 0.6;
+/// Nor widens it past this many times.
+const MAX_CALIBRATION: f64 = 5.0;
 /// Rolling origins of the cross-validation, one validation horizon apart.
 /// Four was best on the NAB CloudWatch files (two and six were worse: too
 /// noisy, and too far back for series that change).
@@ -333,7 +341,7 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
         let calib = stats::quantile(&u, CALIBRATION_QUANTILE) / stats::z_of(0.95);
         // Score the intervals as they will be shown: calibrated.
         let shown = if calib.is_finite() && calib > 0.0 {
-            calib.clamp(0.3, 5.0)
+            calib.clamp(MIN_CALIBRATION, MAX_CALIBRATION)
         } else {
             1.0
         };
@@ -462,7 +470,7 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
         Box::new(Fits(fits))
     };
     let calibration = if calibration.is_finite() {
-        calibration.clamp(0.3, 5.0)
+        calibration.clamp(MIN_CALIBRATION, MAX_CALIBRATION)
     } else {
         1.0
     };

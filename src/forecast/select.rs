@@ -58,6 +58,12 @@ fn shift_rule(cfg: &AutoConfig) -> super::prep::ShiftRule {
     }
 }
 
+/// Two or more shifts, all in the same direction.
+fn is_staircase(shifts: &[(usize, f64)]) -> bool {
+    shifts.len() >= 2
+        && (shifts.iter().all(|(_, s)| *s > 0.0) || shifts.iter().all(|(_, s)| *s < 0.0))
+}
+
 /// Points per day and per week on a grid of `step_ms`, when the step divides
 /// them into at least two points.
 pub fn calendar_seasons(step_ms: i64) -> (Option<usize>, Option<usize>) {
@@ -259,9 +265,15 @@ struct Fold {
 /// Choose, fit and calibrate a model for `y`.
 pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
     // Lasting level shifts are taken out first: every model then sees the
-    // history at today's level, and no fold is ruled by one jump.
-    let (adjusted, _) = super::prep::remove_level_shifts(y, &shift_rule(cfg));
-    let y = &adjusted[..];
+    // history at today's level, and no fold is ruled by one jump. Steps
+    // that all go the same way are a staircase (storage growing by one
+    // tenant's onboarding at a time): that is the trend, and it is kept.
+    let (adjusted, shifts) = super::prep::remove_level_shifts(y, &shift_rule(cfg));
+    let y = if is_staircase(&shifts) {
+        y
+    } else {
+        &adjusted[..]
+    };
     let n = y.len();
     let seasons = match &cfg.seasons {
         Some(s) => s.clone(),
@@ -578,6 +590,26 @@ mod tests {
             "{} {:?}",
             c.model,
             p.mean
+        );
+    }
+
+    #[test]
+    fn a_staircase_is_growth_not_a_string_of_shifts() {
+        // Storage that grows by one tenant's data every 150 points.
+        let y: Vec<f64> = (0..900)
+            .map(|i| 100.0 + 20.0 * (i / 150) as f64 + ((i * 7919) % 11) as f64 * 0.05)
+            .collect();
+        let (_, shifts) =
+            crate::forecast::prep::remove_level_shifts(&y, &shift_rule(&cfg(Some(48), None, 150)));
+        assert!(is_staircase(&shifts), "{shifts:?}");
+        let c = auto(&y, &cfg(Some(48), None, 150)).expect("auto");
+        let p = c.predict(300);
+        assert!(
+            p.mean[299] > y[899] + 10.0,
+            "{} forecasts {} after {}",
+            c.model,
+            p.mean[299],
+            y[899]
         );
     }
 

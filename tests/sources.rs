@@ -106,8 +106,23 @@ fn forecast_results_are_stored_as_the_external_forecast() {
     let w = Workdir::new(&config(&s.url));
     let loaded = capdeck::config::load_file(&w.file("capdeck.toml")).expect("config");
     let clock = capdeck::time::Clock::fixed(NOW_S * 1000);
-    let (_, obs) = capdeck::cli::snapshot_once(&loaded, &clock).expect("snapshot");
+    let (snap, obs) = capdeck::cli::snapshot_once(&loaded, &clock).expect("snapshot");
     let (d, t) = loaded.config.triggers().next().expect("a trigger");
+    // The snapshot carries it: the scale line (80 % of 200) is reached by
+    // the upper band of the second point, never by the value.
+    let spend = snap.trigger("images/spend").expect("spend");
+    let ext = spend
+        .external
+        .as_ref()
+        .expect("external forecast in the snapshot");
+    assert_eq!((ext.source.as_str(), ext.points.len()), ("billing", 2));
+    assert_eq!(ext.breach_at, None);
+    assert_eq!(ext.breach_upper_at, Some(1_796_047_200_000));
+    let md = capdeck::report::markdown(&snap);
+    assert!(
+        md.contains("- **Spend today** (images/spend), from `billing`: stays below scale until 2026-11-30 14:00 UTC (its upper band in 2h)"),
+        "{md}"
+    );
     let q = capdeck::source::external_forecast_query(d, t);
     assert_eq!(q, "images/spend#external");
     let points = capdeck::source::external_forecast(&obs.store, &q);

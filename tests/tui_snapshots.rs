@@ -303,3 +303,92 @@ fn a_signal_quits() {
     app.update(Message::Signal("SIGHUP"));
     assert!(app.quit);
 }
+
+const EXTERNAL_CONFIG: &str = r#"
+[[source]]
+name = "billing"
+kind = "json"
+url = "http://127.0.0.1:9/"
+
+[[domain]]
+id = "images"
+title = "Image generation"
+
+  [[domain.trigger]]
+  id = "spend"
+  title = "Replicate spend today"
+  source = "billing"
+  query = "/v1/usage"
+  pointer = "/spend"
+  unit = "USD"
+  capacity = 200
+  scale = 0.8
+  forecast = "none"
+  external_forecast = { source = "billing", path = "/forecasts/spend.json", pointer = "/points" }
+"#;
+
+fn answered(query: &str, series: Vec<capdeck::source::SeriesData>, at_ms: i64) -> Message {
+    Message::Source(SourceEvent::Answered(Answered {
+        query: query.into(),
+        source: "billing".into(),
+        result: Ok(capdeck::source::Answer {
+            series,
+            ..Default::default()
+        }),
+        latency: std::time::Duration::from_millis(20),
+        at_ms,
+        backfill: true,
+    }))
+}
+
+#[test]
+fn trigger_detail_with_an_external_forecast() {
+    use capdeck::series::{Labels, Sample};
+    use capdeck::source::SeriesData;
+    let now = parse_rfc3339(NOW).unwrap();
+    let config = parse(EXTERNAL_CONFIG, Origin::Embedded).unwrap().config;
+    let keymap = KeyMap::new(&Default::default()).unwrap();
+    let mut app = App::new(config, keymap, Theme::monochrome(), 0, now);
+    let hour = 3_600_000;
+    // A day of spend climbing from 100 to 130 USD…
+    let history = (0..=24)
+        .map(|h| Sample::new(now - (24 - h) * hour, 100.0 + 30.0 * h as f64 / 24.0))
+        .collect();
+    app.update(answered(
+        "images/spend",
+        vec![SeriesData {
+            labels: Labels::new(),
+            samples: history,
+        }],
+        now,
+    ));
+    // …and a nightly job's forecast that reaches the 160 USD scale line in
+    // 8 h, its upper band in 5 h.
+    let band = |name: &str, f: fn(f64) -> f64| {
+        let mut labels = Labels::new();
+        labels.insert("band".into(), name.into());
+        SeriesData {
+            labels,
+            samples: (1..=12)
+                .map(|h| Sample::new(now + h * hour, f(h as f64)))
+                .collect(),
+        }
+    };
+    app.update(answered(
+        "images/spend#external",
+        vec![
+            band("value", |h| 130.0 + 3.75 * h),
+            band("lower", |h| 130.0 + 2.0 * h),
+            band("upper", |h| 130.0 + 6.0 * h),
+        ],
+        now,
+    ));
+    app.settle();
+    press(&mut app, KeyCode::Enter);
+    let shown = screen(&mut app, 100, 30);
+    assert!(
+        shown.contains("external forecast billing  reaches scale in 8h"),
+        "{shown}"
+    );
+    insta::assert_snapshot!(shown);
+}

@@ -328,6 +328,10 @@ fn evaluate_trigger(
         Vec::new()
     };
 
+    let external = t
+        .external_forecast
+        .as_ref()
+        .map(|ef| external_status(ef, d, t, seen, capacity, now_ms));
     let warnings = inputs_warnings(seen.warnings, &vq, &cq);
     let error = errors.get(&vq).or_else(|| errors.get(&cq)).cloned();
     let policy = t
@@ -361,11 +365,50 @@ fn evaluate_trigger(
         lead_time_seconds: lead_s,
         urgent,
         forecast,
+        external,
         policy,
         runbook: t.runbook.clone(),
         error,
         warnings,
         rows: shown_rows,
+    }
+}
+
+/// The external forecast's points from now on (thinned for the chart) and
+/// when its value, and its upper bound, first reach the scale threshold.
+fn external_status(
+    ef: &crate::config::ExternalForecast,
+    d: &Domain,
+    t: &Trigger,
+    seen: &Seen,
+    capacity: Option<f64>,
+    now_ms: i64,
+) -> ExternalForecastStatus {
+    let query = crate::source::external_forecast_query(d, t);
+    let ahead: Vec<crate::source::ExternalPoint> =
+        crate::source::external_forecast(seen.store, &query)
+            .into_iter()
+            .filter(|p| p.t >= now_ms)
+            .collect();
+    let line = capacity.map(|c| c * t.scale);
+    let first_at = |pick: fn(&crate::source::ExternalPoint) -> Option<f64>| {
+        line.and_then(|l| {
+            ahead
+                .iter()
+                .find(|p| pick(p).is_some_and(|v| v >= l))
+                .map(|p| p.t)
+        })
+    };
+    let breach_at = first_at(|p| Some(p.value));
+    let breach_upper_at = first_at(|p| p.upper.or(Some(p.value)));
+    let stride = ahead.len().div_ceil(EXTERNAL_POINTS_MAX).max(1);
+    let points = ahead.iter().step_by(stride).copied().collect();
+    ExternalForecastStatus {
+        source: ef.source.clone(),
+        points,
+        breach_at,
+        breach_upper_at,
+        error: seen.errors.get(&query).cloned(),
     }
 }
 

@@ -128,6 +128,9 @@ pub struct TriggerStatus {
     /// The forecast's p10 time to breach falls inside the lead time.
     pub urgent: bool,
     pub forecast: Option<TriggerForecast>,
+    /// A forecast made elsewhere (`external_forecast`), shown beside ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalForecastStatus>,
     pub policy: Option<PolicyOutcome>,
     pub runbook: Option<String>,
     /// Why there is no value: the source's last error for this query.
@@ -144,6 +147,25 @@ impl TriggerStatus {
         format!("{}/{}", self.domain, self.id)
     }
 }
+
+/// A trigger's external forecast as the snapshot carries it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExternalForecastStatus {
+    /// The json source it is read from.
+    pub source: String,
+    /// Its points from now on, oldest first, at most [`EXTERNAL_POINTS_MAX`].
+    pub points: Vec<crate::source::ExternalPoint>,
+    /// When its value first reaches the scale threshold (Unix ms).
+    pub breach_at: Option<i64>,
+    /// When its upper bound first does: the pessimistic end of its band.
+    pub breach_upper_at: Option<i64>,
+    /// Why there are no points: the source's last error for it.
+    pub error: Option<String>,
+}
+
+/// Points of an external forecast kept in the snapshot: a chart is at most
+/// a few hundred cells wide.
+pub const EXTERNAL_POINTS_MAX: usize = 400;
 
 /// How a source is doing.
 #[derive(Debug, Clone, PartialEq, Serialize)]

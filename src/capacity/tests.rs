@@ -183,3 +183,107 @@ fn errors_are_carried_to_the_trigger() {
         Some("prom: timed out after 5.0s")
     );
 }
+
+const EXTERNAL_CONFIG: &str = r#"
+[[source]]
+name = "billing"
+kind = "json"
+url = "http://127.0.0.1:9/"
+
+[[domain]]
+id = "images"
+title = "Image generation"
+
+  [[domain.trigger]]
+  id = "spend"
+  title = "Spend today"
+  source = "billing"
+  query = "/v1/usage"
+  pointer = "/spend"
+  capacity = 200
+  scale = 0.8
+  external_forecast = { source = "billing", path = "/forecasts/spend.json", pointer = "/points" }
+"#;
+
+fn external_store(points: &[(i64, f64, f64, f64)]) -> SeriesStore {
+    let mut s = SeriesStore::default();
+    for (band, pick) in [("value", 1usize), ("lower", 2), ("upper", 3)] {
+        let mut labels = crate::series::Labels::new();
+        labels.insert("band".into(), band.into());
+        s.extend(
+            SeriesKey::new("images/spend#external", labels),
+            points.iter().map(|p| {
+                let v = [p.1, p.1, p.2, p.3][pick];
+                Sample::new(p.0, v)
+            }),
+        );
+    }
+    s
+}
+
+#[test]
+fn an_external_forecast_is_carried_with_its_crossings() {
+    let config = parse(EXTERNAL_CONFIG, Origin::Embedded).unwrap().config;
+    // The scale line is 160: the upper band reaches it at NOW+3000, the
+    // value at NOW+4000; the point before now is history, not forecast.
+    let store = external_store(&[
+        (NOW - 1000, 100.0, 90.0, 110.0),
+        (NOW + 1000, 120.0, 110.0, 130.0),
+        (NOW + 2000, 140.0, 120.0, 155.0),
+        (NOW + 3000, 150.0, 130.0, 170.0),
+        (NOW + 4000, 165.0, 140.0, 190.0),
+    ]);
+    let s = evaluate(
+        &config,
+        &Inputs {
+            store: Some(&store),
+            ..Inputs::default()
+        },
+        NOW,
+    );
+    let ext = s
+        .trigger("images/spend")
+        .and_then(|t| t.external.clone())
+        .expect("external forecast");
+    assert_eq!(ext.source, "billing");
+    assert_eq!(ext.points.len(), 4);
+    assert_eq!(ext.points[0].t, NOW + 1000);
+    assert_eq!(ext.breach_upper_at, Some(NOW + 3000));
+    assert_eq!(ext.breach_at, Some(NOW + 4000));
+    assert_eq!(ext.error, None);
+}
+
+#[test]
+fn an_external_forecast_without_points_says_why() {
+    let config = parse(EXTERNAL_CONFIG, Origin::Embedded).unwrap().config;
+    let mut errors = HashMap::new();
+    errors.insert(
+        "images/spend#external".to_string(),
+        "billing: HTTP 404 Not Found".to_string(),
+    );
+    let store = SeriesStore::default();
+    let s = evaluate(
+        &config,
+        &Inputs {
+            store: Some(&store),
+            query_errors: Some(&errors),
+            ..Inputs::default()
+        },
+        NOW,
+    );
+    let ext = s
+        .trigger("images/spend")
+        .and_then(|t| t.external.clone())
+        .expect("external forecast");
+    assert!(ext.points.is_empty());
+    assert_eq!(ext.breach_at, None);
+    assert_eq!(ext.error.as_deref(), Some("billing: HTTP 404 Not Found"));
+    // A trigger without `external_forecast` carries none.
+    assert!(
+        eval(&store_with(&[(NOW, 1.0)]))
+            .trigger("db/pool")
+            .unwrap()
+            .external
+            .is_none()
+    );
+}

@@ -54,6 +54,29 @@ pub fn eta_short(t: &TriggerStatus) -> String {
 }
 
 /// A Markdown capacity report, for a ticket or a weekly review.
+/// What a forecast made elsewhere says, in words: when it reaches the scale
+/// line (and when its upper band does), that it stays below, or why it is
+/// missing. `time` formats a Unix-ms instant for "until …".
+pub fn external_text(
+    x: &crate::capacity::ExternalForecastStatus,
+    now_ms: i64,
+    time: impl Fn(i64) -> String,
+) -> String {
+    let until = |at: i64| human_secs(((at - now_ms) as f64 / 1000.0).max(0.0));
+    let mut out = match (x.points.last(), x.breach_at) {
+        (None, _) => match &x.error {
+            Some(e) => format!("none: {e}"),
+            None => "no points ahead of now".to_string(),
+        },
+        (Some(_), Some(at)) => format!("reaches scale in {}", until(at)),
+        (Some(last), None) => format!("stays below scale until {}", time(last.t)),
+    };
+    if let Some(up) = x.breach_upper_at.filter(|u| Some(*u) != x.breach_at) {
+        out.push_str(&format!(" (its upper band in {})", until(up)));
+    }
+    out
+}
+
 pub fn markdown(s: &Snapshot) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Capacity report: {}\n", s.platform);
@@ -114,6 +137,29 @@ pub fn markdown(s: &Snapshot) -> String {
         };
         let _ = writeln!(out, "- **{}** ({}): {}{cost}", t.title, t.key(), p.action);
     }
+    let external: Vec<_> = s
+        .triggers
+        .iter()
+        .filter_map(|t| t.external.as_ref().map(|x| (t, x)))
+        .collect();
+    if !external.is_empty() {
+        let now_ms = crate::time::parse_rfc3339(&s.generated_at).unwrap_or(0);
+        let _ = writeln!(out, "\n## External forecasts\n");
+        for (t, x) in external {
+            let text = external_text(x, now_ms, |ms| {
+                crate::time::to_datetime(ms)
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string()
+            });
+            let _ = writeln!(
+                out,
+                "- **{}** ({}), from `{}`: {text}",
+                t.title,
+                t.key(),
+                x.source
+            );
+        }
+    }
     let broken: Vec<_> = s.sources.iter().filter(|h| !h.ok).collect();
     if !broken.is_empty() {
         let _ = writeln!(out, "\n## Sources with errors\n");
@@ -156,4 +202,52 @@ pub fn check_lines(s: &Snapshot) -> (Vec<String>, i32) {
         .max()
         .unwrap_or(3);
     (lines, code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capacity::ExternalForecastStatus;
+    use crate::source::ExternalPoint;
+
+    fn status(breach_at: Option<i64>, upper: Option<i64>, n: usize) -> ExternalForecastStatus {
+        ExternalForecastStatus {
+            source: "billing".into(),
+            points: (1..=n as i64)
+                .map(|h| ExternalPoint {
+                    t: h * 3_600_000,
+                    value: 1.0,
+                    lower: None,
+                    upper: None,
+                })
+                .collect(),
+            breach_at,
+            breach_upper_at: upper,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn external_forecasts_in_words() {
+        let time = |ms: i64| format!("t{}", ms / 3_600_000);
+        let hour = 3_600_000;
+        assert_eq!(
+            external_text(&status(Some(8 * hour), Some(5 * hour), 12), 0, time),
+            "reaches scale in 8h (its upper band in 5h)"
+        );
+        assert_eq!(
+            external_text(&status(None, Some(5 * hour), 12), 0, time),
+            "stays below scale until t12 (its upper band in 5h)"
+        );
+        assert_eq!(
+            external_text(&status(None, None, 0), 0, time),
+            "no points ahead of now"
+        );
+        let mut failed = status(None, None, 0);
+        failed.error = Some("billing: HTTP 404 Not Found".into());
+        assert_eq!(
+            external_text(&failed, 0, time),
+            "none: billing: HTTP 404 Not Found"
+        );
+    }
 }

@@ -642,6 +642,9 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
         fc.push(Span::styled("  URGENT: p10 inside the lead time", t.scale));
     }
     lines.push(Line::from(fc));
+    if let Some(x) = &tr.external {
+        lines.push(external_line(x, app));
+    }
     if let Some(p) = &tr.policy {
         let cost = match (p.cost_month_now, p.cost_month_after) {
             (Some(a), Some(b)) if (a - b).abs() > 0.005 => {
@@ -734,18 +737,39 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
     }
 }
 
+/// The external forecast's line on the detail screen.
+fn external_line<'a>(x: &crate::capacity::ExternalForecastStatus, app: &App) -> Line<'a> {
+    let t = &app.theme;
+    let text = crate::report::external_text(x, app.now_ms, |ms| clock_text(app, ms));
+    let style = match (x.breach_at, &x.error, x.points.is_empty()) {
+        (Some(_), _, _) => t.scale,
+        (None, Some(_), true) => t.warn,
+        (None, _, true) => t.muted,
+        _ => t.text,
+    };
+    Line::from(vec![
+        Span::styled(" external forecast ", t.muted),
+        Span::styled(x.source.clone(), t.accent),
+        Span::styled(format!("  {text}"), style),
+    ])
+}
+
 fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
     let t = &app.theme;
     let (span_ms, span_name) = ZOOMS[app.zoom.min(ZOOMS.len() - 1)];
     let to = app.now_ms;
     let from = to - span_ms;
-    let title = match tr.forecast.as_ref().filter(|f| !f.points.is_empty()) {
+    let external = tr.external.as_ref().filter(|x| !x.points.is_empty());
+    let mut title = match tr.forecast.as_ref().filter(|f| !f.points.is_empty()) {
         Some(f) => format!(
             " history {span_name} · forecast {} with 80/95 % bands · thresholds · breach marker ",
             f.model
         ),
         None => format!(" history {span_name} · thresholds warn/scale/critical "),
     };
+    if let Some(x) = external {
+        title.push_str(&format!("· external ({}) ", x.source));
+    }
     let block = Block::bordered()
         .border_style(t.border)
         .title(Span::styled(title, t.header));
@@ -804,7 +828,7 @@ fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
         .collect();
     // With a forecast, the chart runs half a span into the future.
     let forecast = tr.forecast.as_ref().filter(|f| !f.points.is_empty());
-    let x_end = if forecast.is_some() {
+    let x_end = if forecast.is_some() || external.is_some() {
         to + span_ms / 2
     } else {
         to
@@ -824,6 +848,23 @@ fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
         band(|p| p.lo80),
         band(|p| p.hi80),
         band(|p| p.mean),
+    );
+    let external_band =
+        |pick: fn(&crate::source::ExternalPoint) -> Option<f64>| -> Vec<(f64, f64)> {
+            external
+                .map(|x| {
+                    x.points
+                        .iter()
+                        .filter(|p| p.t <= x_end)
+                        .filter_map(|p| pick(p).map(|v| (p.t as f64, v.clamp(0.0, y_max))))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+    let (ext_value, ext_lower, ext_upper) = (
+        external_band(|p| Some(p.value)),
+        external_band(|p| p.lower),
+        external_band(|p| p.upper),
     );
     let horizontal = |y: f64| vec![(from as f64, y), (x_end as f64, y)];
     let lines_data: Vec<Vec<(f64, f64)>> = thresholds.iter().map(|&y| horizontal(y)).collect();
@@ -856,7 +897,11 @@ fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
     for b in [&lo80, &hi80] {
         datasets.push(line(b, t.forecast.add_modifier(Modifier::DIM)));
     }
+    for b in [&ext_lower, &ext_upper] {
+        datasets.push(line(b, t.accent.add_modifier(Modifier::DIM)));
+    }
     datasets.push(line(&points, t.text));
+    datasets.push(line(&ext_value, t.accent));
     datasets.push(line(&mean, t.forecast));
     if !marker.is_empty() {
         datasets.push(line(&marker, t.critical));
@@ -865,7 +910,7 @@ fn draw_chart(f: &mut Frame, area: Rect, app: &App, tr: &TriggerStatus) {
         Span::styled(format!("-{span_name}"), t.muted),
         Span::styled("now", t.muted),
     ];
-    if forecast.is_some() {
+    if forecast.is_some() || external.is_some() {
         x_labels.push(Span::styled(
             format!("+{}", crate::time::human_secs(span_ms as f64 / 2000.0)),
             t.muted,

@@ -140,7 +140,10 @@ fn all_models(n: usize) -> Vec<Box<dyn Forecaster>> {
             period: m,
             label: "daily",
         }),
-        Box::new(Linear { window: 48 }),
+        Box::new(Linear {
+            window: 48,
+            label: "",
+        }),
         Box::new(MedianLevel {
             window: 12,
             label: "half_day",

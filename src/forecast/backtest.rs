@@ -234,7 +234,10 @@ fn fixed_models(
             label: "daily",
         }));
     }
-    m.push(Box::new(models::Linear { window: day }));
+    m.push(Box::new(models::Linear {
+        window: day,
+        label: "",
+    }));
     m.push(Box::new(models::Ets));
     if !seasons.is_empty() {
         m.push(Box::new(models::Mstl {

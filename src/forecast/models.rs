@@ -376,6 +376,9 @@ pub fn predict_linear(t: &[f64], v: &[f64], eval_t: f64, d_s: f64) -> Option<f64
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub window: usize,
+    /// Empty for the standard `linear` (one day); "all" for the line through
+    /// the whole history, which follows growth that comes in steps.
+    pub label: &'static str,
 }
 
 struct LinearFit {
@@ -421,7 +424,11 @@ impl Linear {
 
 impl Forecaster for Linear {
     fn name(&self) -> String {
-        "linear".into()
+        if self.label.is_empty() {
+            "linear".into()
+        } else {
+            format!("linear_{}", self.label)
+        }
     }
     fn min_points(&self) -> usize {
         3
@@ -801,7 +808,13 @@ mod tests {
     #[test]
     fn linear_extends_a_line_exactly() {
         let y = line(50);
-        let p = Linear { window: 20 }.fit(&y).expect("fit").predict(10);
+        let p = Linear {
+            window: 20,
+            label: "",
+        }
+        .fit(&y)
+        .expect("fit")
+        .predict(10);
         for (k, m) in p.mean.iter().enumerate() {
             assert!((m - (5.0 + 0.5 * (50 + k) as f64)).abs() < 1e-9);
         }

@@ -200,7 +200,14 @@ impl Choice {
 }
 
 /// Every candidate for a series of `n` points.
-pub fn candidates(n: usize, cfg: &AutoConfig, seasons: &[usize]) -> Vec<Box<dyn Forecaster>> {
+/// `staircase`: the history grows in same-direction steps, so the line
+/// through all of it (the average growth, steps included) is a candidate.
+pub fn candidates(
+    n: usize,
+    cfg: &AutoConfig,
+    seasons: &[usize],
+    staircase: bool,
+) -> Vec<Box<dyn Forecaster>> {
     let mut c: Vec<Box<dyn Forecaster>> = vec![Box::new(models::Naive)];
     if let Some(d) = cfg.daily.filter(|d| n > d + 2) {
         c.push(Box::new(models::SeasonalNaive {
@@ -233,7 +240,13 @@ pub fn candidates(n: usize, cfg: &AutoConfig, seasons: &[usize]) -> Vec<Box<dyn 
         }));
     }
     let window = cfg.daily.unwrap_or(n).min(n).max(3);
-    c.push(Box::new(models::Linear { window }));
+    c.push(Box::new(models::Linear { window, label: "" }));
+    if staircase && n > 2 * window {
+        c.push(Box::new(models::Linear {
+            window: n,
+            label: "all",
+        }));
+    }
     c.push(Box::new(models::Ets));
     let periods: Vec<usize> = seasons.iter().copied().filter(|p| 2 * p <= n).collect();
     if !periods.is_empty() {
@@ -251,8 +264,9 @@ fn by_name(
     n: usize,
     cfg: &AutoConfig,
     seasons: &[usize],
+    staircase: bool,
 ) -> Option<Box<dyn Forecaster>> {
-    candidates(n, cfg, seasons)
+    candidates(n, cfg, seasons, staircase)
         .into_iter()
         .find(|c| c.name() == name)
 }
@@ -269,11 +283,8 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
     // that all go the same way are a staircase (storage growing by one
     // tenant's onboarding at a time): that is the trend, and it is kept.
     let (adjusted, shifts) = super::prep::remove_level_shifts(y, &shift_rule(cfg));
-    let y = if is_staircase(&shifts) {
-        y
-    } else {
-        &adjusted[..]
-    };
+    let staircase = is_staircase(&shifts);
+    let y = if staircase { y } else { &adjusted[..] };
     let n = y.len();
     let seasons = match &cfg.seasons {
         Some(s) => s.clone(),
@@ -309,7 +320,7 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
     let need = folds.len().min(2);
     let mut scored: Vec<(String, Vec<Option<Prediction>>)> = Vec::new();
     if let Some((newest, _)) = folds.last() {
-        for cand in candidates(*newest, cfg, &seasons) {
+        for cand in candidates(*newest, cfg, &seasons, staircase) {
             let preds: Vec<Option<Prediction>> = folds
                 .iter()
                 .map(|(end, _)| cand.fit(&y[..*end]).ok().map(|f| f.predict(h)))
@@ -468,7 +479,7 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
     };
     let fits: Vec<Box<dyn Fitted>> = members
         .iter()
-        .filter_map(|nm| by_name(nm, n, cfg, &seasons))
+        .filter_map(|nm| by_name(nm, n, cfg, &seasons, staircase))
         .map(|f| f.fit(y))
         .collect::<Result<_, _>>()?;
     let fitted: Box<dyn Fitted> = if fits.len() == 1 {
@@ -602,10 +613,11 @@ mod tests {
         let (_, shifts) =
             crate::forecast::prep::remove_level_shifts(&y, &shift_rule(&cfg(Some(48), None, 150)));
         assert!(is_staircase(&shifts), "{shifts:?}");
+        // 300 points on, two more steps' worth of growth (40), give or take.
         let c = auto(&y, &cfg(Some(48), None, 150)).expect("auto");
         let p = c.predict(300);
         assert!(
-            p.mean[299] > y[899] + 10.0,
+            (y[899] + 25.0..y[899] + 55.0).contains(&p.mean[299]),
             "{} forecasts {} after {}",
             c.model,
             p.mean[299],

@@ -392,3 +392,32 @@ fn trigger_detail_with_an_external_forecast() {
     );
     insta::assert_snapshot!(shown);
 }
+
+#[test]
+fn the_chance_of_breaching_within_the_lead_time_goes_with_the_eta() {
+    use capdeck::forecast::Breach;
+    let app = demo_app();
+    let md = capdeck::report::markdown(&app.snapshot);
+    let forecast: Vec<_> = app
+        .snapshot
+        .triggers
+        .iter()
+        .filter(|t| {
+            t.lead_time_seconds > 0.0
+                && matches!(
+                    t.forecast.as_ref().map(|f| &f.breach),
+                    Some(Breach::Forecast { .. })
+                )
+        })
+        .collect();
+    assert!(!forecast.is_empty(), "the demo forecasts some crossings");
+    for t in forecast {
+        let row = md
+            .lines()
+            .find(|l| l.contains(&format!("({})", t.key())))
+            .expect("a row per trigger");
+        let chance = capdeck::report::breach_chance_text(t).expect("a chance");
+        assert!(chance.ends_with("lead time"), "{chance}");
+        assert!(row.contains(&chance), "{row}");
+    }
+}

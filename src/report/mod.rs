@@ -42,6 +42,26 @@ pub fn eta_text(t: &TriggerStatus) -> String {
     }
 }
 
+/// The chance of breaching the simulated paths give: within the lead time
+/// for a forecast crossing, within the horizon otherwise. `12 % within the
+/// 5d lead time`. None when there is nothing simulated to tell.
+pub fn breach_chance_text(t: &TriggerStatus) -> Option<String> {
+    let pct = |p: f64| format!("{:.0} %", (p * 100.0).clamp(0.0, 100.0));
+    match t.forecast.as_ref().map(|f| &f.breach)? {
+        Breach::Forecast {
+            prob_within_lead, ..
+        } if t.lead_time_seconds > 0.0 => Some(format!(
+            "{} within the {} lead time",
+            pct(*prob_within_lead),
+            human_secs(t.lead_time_seconds)
+        )),
+        Breach::NoBreachWithinHorizon {
+            prob_within_horizon,
+        } => Some(format!("{} within the horizon", pct(*prob_within_horizon))),
+        _ => None,
+    }
+}
+
 /// The p50 time to breach alone, for narrow screens: `6d1h`, `now`.
 pub fn eta_short(t: &TriggerStatus) -> String {
     match t.forecast.as_ref().map(|f| &f.breach) {
@@ -115,7 +135,10 @@ pub fn markdown(s: &Snapshot) -> String {
             t.utilization.map(percent).unwrap_or_else(|| "—".into()),
             opt_value(t.headroom, &t.unit),
             t.headroom_pct.map(percent).unwrap_or_else(|| "—".into()),
-            eta_text(t),
+            match breach_chance_text(t) {
+                Some(c) => format!("{}; {c}", eta_text(t)),
+                None => eta_text(t),
+            },
             human_secs(t.lead_time_seconds),
         );
     }

@@ -632,6 +632,9 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
         Span::styled(" time to breach ", t.muted),
         Span::styled(eta_text(tr), if tr.urgent { t.scale } else { t.forecast }),
     ];
+    if let Some(c) = crate::report::breach_chance_text(tr) {
+        fc.push(Span::styled(format!("  {c}"), t.text));
+    }
     if let Some(f) = &tr.forecast {
         fc.push(Span::styled(format!("  model {}", f.model), t.muted));
         if let Some(m) = f.mase {

@@ -848,6 +848,17 @@ fn action_mut<'a>(
     Some((i, a))
 }
 
+/// The action a fact is about, when it exists and is in a state the fact
+/// may move it from (`accepts`); a fact about anything else changes nothing.
+fn open_action<'a>(
+    run: &'a mut Run,
+    step: &str,
+    action: usize,
+    accepts: impl Fn(&ActionState) -> bool,
+) -> Option<(usize, &'a mut ActionState)> {
+    action_mut(run, step, action).filter(|(_, a)| accepts(a))
+}
+
 fn fold_fact(run: &mut Run, e: &Entry) -> bool {
     let ts = e.ts;
     match &e.fact {
@@ -1021,12 +1032,10 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
         }
         Fact::Ticked { step, action, .. } => {
             let by = who(&e.actor);
-            let Some((_, a)) = action_mut(run, step, *action) else {
+            let Some((_, a)) = open_action(run, step, *action, |a| *a == ActionState::Pending)
+            else {
                 return false;
             };
-            if *a != ActionState::Pending {
-                return false;
-            }
             *a = ActionState::Ticked { by, at: ts };
             true
         }
@@ -1038,12 +1047,11 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             ..
         } => {
             let host = e.actor.host.clone();
-            let Some((_, a)) = action_mut(run, step, *action) else {
+            let Some((_, a)) = open_action(run, step, *action, |a| {
+                !matches!(a, ActionState::Running { .. }) && !a.complete()
+            }) else {
                 return false;
             };
-            if matches!(a, ActionState::Running { .. }) || a.complete() {
-                return false;
-            }
             *a = ActionState::Running {
                 since: ts,
                 pid: *pid,
@@ -1061,12 +1069,11 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             signal,
             ..
         } => {
-            let Some((i, a)) = action_mut(run, step, *action) else {
+            let Some((i, a)) = open_action(run, step, *action, |a| {
+                matches!(a, ActionState::Running { .. } | ActionState::Unknown { .. })
+            }) else {
                 return false;
             };
-            if !matches!(a, ActionState::Running { .. } | ActionState::Unknown { .. }) {
-                return false;
-            }
             let ok = *exit == Some(0) && !*timed_out;
             *a = ActionState::Finished {
                 exit: *exit,
@@ -1095,12 +1102,11 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             action,
             reason,
         } => {
-            let Some((_, a)) = action_mut(run, step, *action) else {
+            let Some((_, a)) = open_action(run, step, *action, |a| {
+                matches!(a, ActionState::Running { .. })
+            }) else {
                 return false;
             };
-            if !matches!(a, ActionState::Running { .. }) {
-                return false;
-            }
             *a = ActionState::Unknown {
                 reason: reason.clone(),
             };
@@ -1113,12 +1119,9 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             note,
         } => {
             let by = who(&e.actor);
-            let Some((_, a)) = action_mut(run, step, *action) else {
+            let Some((_, a)) = open_action(run, step, *action, |a| !a.complete()) else {
                 return false;
             };
-            if a.complete() {
-                return false;
-            }
             *a = ActionState::Reported {
                 ok: *ok,
                 note: note.clone(),
@@ -1179,12 +1182,9 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             ..
         } => {
             let by = who(&e.actor);
-            let Some((_, a)) = action_mut(run, step, *action) else {
+            let Some((_, a)) = open_action(run, step, *action, |a| !a.complete()) else {
                 return false;
             };
-            if a.complete() {
-                return false;
-            }
             *a = ActionState::Overridden {
                 reason: reason.clone(),
                 by: by.clone(),
@@ -1204,12 +1204,9 @@ fn fold_fact(run: &mut Run, e: &Entry) -> bool {
             result,
             seen,
         } => {
-            let Some((i, a)) = action_mut(run, step, *action) else {
+            let Some((i, a)) = open_action(run, step, *action, |a| !a.complete()) else {
                 return false;
             };
-            if a.complete() {
-                return false;
-            }
             *a = ActionState::Asserted {
                 result: *result,
                 at: ts,

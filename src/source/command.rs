@@ -159,17 +159,6 @@ impl Source for CommandSource {
     ) -> BoxFuture<'a, Result<Answer, SourceError>> {
         Box::pin(self.run(q, at_ms))
     }
-
-    /// A command has no history: the backfill is one run now.
-    fn range<'a>(
-        &'a self,
-        q: &'a QuerySpec,
-        _start_ms: i64,
-        end_ms: i64,
-        _step_ms: i64,
-    ) -> BoxFuture<'a, Result<Answer, SourceError>> {
-        Box::pin(self.run(q, end_ms))
-    }
 }
 
 #[cfg(test)]

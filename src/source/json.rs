@@ -231,17 +231,6 @@ impl Source for JsonSource {
     ) -> BoxFuture<'a, Result<Answer, SourceError>> {
         Box::pin(self.answer(q, at_ms))
     }
-
-    /// A JSON endpoint has no history: the backfill is today's value.
-    fn range<'a>(
-        &'a self,
-        q: &'a QuerySpec,
-        _start_ms: i64,
-        end_ms: i64,
-        _step_ms: i64,
-    ) -> BoxFuture<'a, Result<Answer, SourceError>> {
-        Box::pin(self.answer(q, end_ms))
-    }
 }
 
 #[cfg(test)]

@@ -107,13 +107,17 @@ pub trait Source: Send + Sync {
         at_ms: i64,
     ) -> BoxFuture<'a, Result<Answer, SourceError>>;
     /// Each series' samples from `start_ms` to `end_ms`, one every `step_ms`.
+    /// A source without history (a JSON endpoint, a command) keeps this
+    /// default: the backfill is one answer now, at the range's end.
     fn range<'a>(
         &'a self,
         q: &'a QuerySpec,
-        start_ms: i64,
+        _start_ms: i64,
         end_ms: i64,
-        step_ms: i64,
-    ) -> BoxFuture<'a, Result<Answer, SourceError>>;
+        _step_ms: i64,
+    ) -> BoxFuture<'a, Result<Answer, SourceError>> {
+        self.instant(q, end_ms)
+    }
 }
 
 /// Every query the configuration's triggers need: each value, and each

@@ -170,52 +170,6 @@ pub fn fill_gaps(v: &mut [f64]) {
     v[prev + 1..].fill(lv);
 }
 
-/// The newest persistent level shift: an index `k` where the median of the
-/// `w` points after it differs from the median of the `w` points before it by
-/// more than `k_sigma` robust standard deviations of the first differences,
-/// and the whole tail since `k` stays on the new side of the midpoint.
-/// Returns the index and the size of the shift.
-pub fn level_shift(y: &[f64], w: usize, k_sigma: f64) -> Option<(usize, f64)> {
-    let n = y.len();
-    if w < 4 || n < 2 * w + 2 {
-        return None;
-    }
-    let diffs: Vec<f64> = y.windows(2).map(|p| (p[1] - p[0]).abs()).collect();
-    let sigma = 1.4826 * super::stats::median(&diffs);
-    if sigma.is_nan() || sigma <= 0.0 {
-        return None;
-    }
-    let stride = (w / 4).max(1);
-    // Scan back from the newest split; once a shift is found, keep going
-    // while it grows, so the split lands where the level moved, not where
-    // the windows first straddle it.
-    let mut best: Option<(usize, f64)> = None;
-    let mut k = n - w;
-    while k >= w {
-        let before = super::stats::median(&y[k - w..k]);
-        let after = super::stats::median(&y[k..k + w]);
-        let shift = after - before;
-        let mid = before + shift / 2.0;
-        let tail = &y[k..];
-        let same_side = tail
-            .iter()
-            .filter(|v| (**v - mid).signum() == shift.signum())
-            .count();
-        let holds = shift.abs() > k_sigma * sigma && same_side as f64 >= 0.9 * tail.len() as f64;
-        match best {
-            Some((_, b)) if holds && shift.abs() > b.abs() => best = Some((k, shift)),
-            Some(_) if !holds => break,
-            None if holds => best = Some((k, shift)),
-            _ => {}
-        }
-        if k < stride {
-            break;
-        }
-        k -= stride;
-    }
-    best
-}
-
 /// How a lasting level shift is told apart from noise, a burst, a trend or
 /// the season.
 #[derive(Debug, Clone, PartialEq)]
@@ -388,21 +342,6 @@ mod tests {
         let before = g.clone();
         assert_eq!(fix_counter_resets(&mut g), 0);
         assert_eq!(g, before);
-    }
-
-    #[test]
-    fn level_shift_is_found_where_it_happened() {
-        let mut y: Vec<f64> = (0..300)
-            .map(|i| 10.0 + ((i * 7) % 5) as f64 * 0.1)
-            .collect();
-        for v in y.iter_mut().skip(200) {
-            *v += 20.0;
-        }
-        let (k, shift) = level_shift(&y, 40, 8.0).expect("shift");
-        assert!((190..=210).contains(&k), "k = {k}");
-        assert!((shift - 20.0).abs() < 1.0);
-        let flat: Vec<f64> = (0..300).map(|i| ((i * 7) % 5) as f64).collect();
-        assert_eq!(level_shift(&flat, 40, 8.0), None);
     }
 
     fn rule() -> ShiftRule {

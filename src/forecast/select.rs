@@ -189,6 +189,10 @@ pub struct Choice {
     pub calibration: f64,
     pub scores: Vec<Score>,
     pub seasons: Vec<usize>,
+    /// The history the models were fitted on: the input with lasting level
+    /// shifts taken out (kept when they form a staircase). What a trend is
+    /// judged on, so that a jump is not read as growth.
+    pub history: Vec<f64>,
 }
 
 impl Choice {
@@ -504,6 +508,7 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
         calibration,
         scores: scores.into_iter().map(|s| s.0).collect(),
         seasons,
+        history: y.to_vec(),
     })
 }
 

@@ -104,13 +104,9 @@ pub fn forecast_trigger(req: &ForecastRequest) -> TriggerForecast {
         Err(_) => return empty("none", req.now_ms, Breach::InsufficientData),
     };
     let pred = choice.predict(h);
-    // A level shift is not a trend: test the slope only since the newest one.
-    let w = daily.map(|d| d / 4).unwrap_or(24).min(y.len() / 6).max(12);
-    let since = prep::level_shift(y, w, 8.0)
-        .map(|(k, _)| k)
-        .filter(|k| y.len() - k >= 2 * w)
-        .unwrap_or(0);
-    let trending = Linear::trend_t(&y[since..]).is_some_and(|(_, t)| t.abs() >= TREND_T);
+    // A level shift is not a trend: the slope is tested on the history with
+    // lasting shifts taken out, the one the models were fitted on.
+    let trending = Linear::trend_t(&choice.history).is_some_and(|(_, t)| t.abs() >= TREND_T);
     let first_ms = reg.end_ms() + step;
     let spec = BreachSpec {
         threshold: req.threshold,
@@ -256,6 +252,22 @@ mod tests {
         let f = forecast_trigger(&req(s, 599 * MIN, 50.0));
         assert!(!f.trending);
         assert_eq!(f.breach, Breach::NotTrending, "{}", f.model);
+    }
+
+    #[test]
+    fn growth_after_a_jump_is_still_a_trend() {
+        // Flat at 10, a jump to 30, then rising 0.1/min for 200 minutes.
+        let s: Vec<Sample> = (0..600)
+            .map(|i| {
+                let base = if i < 400 {
+                    10.0
+                } else {
+                    30.0 + 0.1 * (i - 400) as f64
+                };
+                Sample::new(i * MIN, base + ((i * 7) % 3) as f64 * 0.1)
+            })
+            .collect();
+        assert!(forecast_trigger(&req(s, 599 * MIN, 60.0)).trending);
     }
 
     #[test]

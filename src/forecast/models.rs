@@ -240,6 +240,13 @@ impl SeasonalMedian {
     }
 }
 
+/// The season length and how many of the `cycles` asked for the `n` points
+/// hold (at least two).
+fn seasons_held(period: usize, cycles: usize, n: usize) -> (usize, usize) {
+    let m = period.max(1);
+    (m, cycles.max(2).min(n / m))
+}
+
 impl Forecaster for SeasonalMedian {
     fn name(&self) -> String {
         format!("seasonal_median_{}", self.label)
@@ -249,9 +256,8 @@ impl Forecaster for SeasonalMedian {
     }
     fn fit(&self, y: &[f64]) -> Result<Box<dyn Fitted>, ModelError> {
         too_short(self, y.len())?;
-        let (m, n) = (self.period.max(1), y.len());
-        // As many seasons as asked for and the data hold.
-        let k = self.cycles.max(2).min(n / m);
+        let n = y.len();
+        let (m, k) = seasons_held(self.period, self.cycles, n);
         let prof = Self::profile(y, n, m, k);
         let level: Vec<f64> = (0..m).map(prof).collect();
         // Errors of the same rule one season back, where the data allow.
@@ -312,9 +318,8 @@ impl Forecaster for SeasonalProfile {
     }
     fn fit(&self, y: &[f64]) -> Result<Box<dyn Fitted>, ModelError> {
         too_short(self, y.len())?;
-        let (m, n) = (self.period.max(1), y.len());
-        // As many seasons as asked for and the data hold.
-        let k = self.cycles.max(2).min(n / m);
+        let n = y.len();
+        let (m, k) = seasons_held(self.period, self.cycles, n);
         let level = Self::shape(y, n, m, k);
         // The rule's errors one season back (its profile from the seasons
         // before), where there is room.

@@ -166,6 +166,28 @@ fn filter_narrows_the_list() {
 }
 
 #[test]
+fn an_urgent_trigger_says_so_first_in_its_detail_at_80_columns() {
+    let mut app = demo_app();
+    let title = app
+        .snapshot
+        .triggers
+        .iter()
+        .find(|t| t.urgent && !t.state.is_breach())
+        .map(|t| t.title.clone())
+        .expect("the demo has an urgent trigger that is not in breach");
+    press(&mut app, KeyCode::Char('/'));
+    for c in title.chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&mut app, 80, 24);
+    let head = text.lines().nth(1).unwrap_or_default();
+    assert!(head.contains("URGENT"), "{text}");
+    assert!(head.contains(&title[..20]), "{text}");
+}
+
+#[test]
 fn too_small_says_so() {
     let mut app = demo_app();
     let text = screen(&mut app, 50, 10);

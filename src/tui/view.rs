@@ -565,14 +565,24 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
         );
         return;
     };
-    let mut lines = vec![Line::from(vec![
-        Span::styled(
-            format!(" {} {} ", tr.state.glyph(app.ascii), tr.state.word()),
-            t.state(tr.state),
-        ),
-        Span::styled(format!(" {} ", tr.title), t.title),
-        Span::styled(format!("{} · source {}", tr.key(), tr.source), t.muted),
-    ])];
+    let mut head = vec![Span::styled(
+        format!(" {} {} ", tr.state.glyph(app.ascii), tr.state.word()),
+        t.state(tr.state),
+    )];
+    // Urgent goes first, where an 80-column screen still shows it: the
+    // forecast line it explains is the one that gets cut.
+    if tr.urgent && !tr.state.is_breach() {
+        head.push(Span::styled(
+            format!(" {} URGENT ", State::Scale.glyph(app.ascii)),
+            t.scale,
+        ));
+    }
+    head.push(Span::styled(format!(" {} ", tr.title), t.title));
+    head.push(Span::styled(
+        format!("{} · source {}", tr.key(), tr.source),
+        t.muted,
+    ));
+    let mut lines = vec![Line::from(head)];
     let age = tr
         .age_seconds
         .map(|a| format!("{} ago", human_secs(a)))
@@ -640,9 +650,6 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
         if let Some(m) = f.mase {
             fc.push(Span::styled(format!(" (MASE {m:.3})"), t.muted));
         }
-    }
-    if tr.urgent {
-        fc.push(Span::styled("  URGENT: p10 inside the lead time", t.scale));
     }
     lines.push(Line::from(fc));
     if let Some(x) = &tr.external {

@@ -19,7 +19,8 @@ pub struct Options {
     pub config: Option<PathBuf>,
     pub demo: bool,
     pub seed: Option<u64>,
-    pub speed: f64,
+    /// `--speed`; `None` is real time (or a still clock with `--now`).
+    pub speed: Option<f64>,
     pub now_ms: Option<i64>,
     pub theme: Option<String>,
     pub ascii: bool,
@@ -31,16 +32,19 @@ pub struct Options {
 }
 
 impl Options {
-    /// A replay without `--now` starts where its recording started and
-    /// runs `speed` times faster.
+    /// `--now` alone stands the clock still; with `--speed` it is where
+    /// the clock starts. A replay without `--now` starts where its
+    /// recording started. `--speed` runs the clock that many times faster.
     pub fn clock(&self) -> Clock {
-        match (self.now_ms, &self.replay) {
-            (Some(ms), _) => Clock::fixed(ms),
-            (None, Some(file)) => {
+        let speed = self.speed.unwrap_or(1.0);
+        match (self.now_ms, &self.replay, self.speed) {
+            (Some(ms), _, None) => Clock::fixed(ms),
+            (Some(ms), _, Some(_)) => Clock::new(Some(ms), speed),
+            (None, Some(file), _) => {
                 let start = crate::source::record::recording_start(file).ok().flatten();
-                Clock::new(start, self.speed)
+                Clock::new(start, speed)
             }
-            (None, None) => Clock::new(None, self.speed),
+            (None, None, _) => Clock::new(None, speed),
         }
     }
 }
@@ -61,6 +65,11 @@ pub fn load(opts: &Options) -> Result<Loaded> {
     }
     loaded.config.cockpit.ascii |= opts.ascii;
     loaded.config.cockpit.mouse |= opts.mouse;
+    if let Some(speed) = opts.speed {
+        loaded.config = loaded
+            .config
+            .for_clock_speed(speed, crate::source::MIN_POLL_INTERVAL);
+    }
     Ok(loaded)
 }
 
@@ -691,5 +700,50 @@ pub fn runbook_follow(run: &str) -> Result<ExitCode> {
         }
         // Woken by notify, or by the poll fallback.
         let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_764_600_000_000;
+
+    #[test]
+    fn now_alone_stands_still_and_with_a_speed_starts_there() {
+        let still = Options {
+            now_ms: Some(T),
+            ..Options::default()
+        }
+        .clock();
+        assert!(still.is_fixed());
+        assert_eq!(still.now_ms(), T);
+
+        let fast = Options {
+            now_ms: Some(T),
+            speed: Some(600.0),
+            ..Options::default()
+        }
+        .clock();
+        assert!(!fast.is_fixed());
+        assert_eq!(fast.start_ms(), T);
+        assert_eq!(fast.speed(), 600.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // 20 ms of real time is at least 12 s of clock time at 600×.
+        assert!(fast.now_ms() >= T + 12_000, "{}", fast.now_ms() - T);
+    }
+
+    #[test]
+    fn without_now_the_clock_is_real_time_at_the_speed_asked() {
+        let c = Options::default().clock();
+        assert!(!c.is_fixed());
+        assert_eq!(c.speed(), 1.0);
+        assert!((c.start_ms() - crate::time::now_ms()).abs() < 5_000);
+        let c = Options {
+            speed: Some(60.0),
+            ..Options::default()
+        }
+        .clock();
+        assert_eq!(c.speed(), 60.0);
     }
 }

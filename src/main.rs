@@ -33,10 +33,11 @@ struct Global {
     /// The demo simulator's seed.
     #[arg(long, global = true, value_name = "N")]
     seed: Option<u64>,
-    /// Run demo time N times faster than real time.
-    #[arg(long, global = true, value_name = "N", default_value_t = 1.0)]
-    speed: f64,
-    /// Evaluate at this instant (RFC 3339) instead of now; the clock stands still.
+    /// Run demo time N times faster than real time (with --now: from that instant).
+    #[arg(long, global = true, value_name = "N", value_parser = positive_speed)]
+    speed: Option<f64>,
+    /// Evaluate at this instant (RFC 3339) instead of now; the clock stands
+    /// still unless --speed is given too.
     #[arg(long, global = true, value_name = "TIME")]
     now: Option<String>,
     /// Colour theme: a name from themes/ or a file.
@@ -196,6 +197,15 @@ enum Format {
 enum ReportFormat {
     Md,
     Json,
+}
+
+/// A speed is a finite number above zero: 0 would stop the clock, which
+/// is what `--now` alone is for.
+fn positive_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("expected a number above 0, such as 60".into()),
+    }
 }
 
 fn options(g: &Global) -> Result<cli::Options> {

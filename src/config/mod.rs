@@ -28,6 +28,23 @@ impl Config {
         self
     }
 
+    /// The same configuration for a clock running `speed` times faster than
+    /// real time. Polls never come closer than `min_poll` of real time, so
+    /// in clock time a sample may be `min_poll × speed` old between two of
+    /// them: no staleness limit is kept below three of those, or a fast
+    /// demo would read every trigger as stale.
+    pub fn for_clock_speed(mut self, speed: f64, min_poll: std::time::Duration) -> Config {
+        let floor = min_poll.mul_f64(3.0 * speed.max(1.0));
+        let raise = |d: Dur| Dur(d.0.max(floor));
+        self.cockpit.stale_after = Some(raise(self.cockpit.stale_after()));
+        for d in &mut self.domains {
+            for t in &mut d.triggers {
+                t.stale_after = t.stale_after.map(raise);
+            }
+        }
+        self
+    }
+
     /// The same configuration answered from a recording: every source
     /// becomes a replay of what it answered in `file`, keeping its name.
     pub fn with_replay(mut self, file: &std::path::Path) -> Config {
@@ -71,6 +88,32 @@ impl SourceConfig {
             concurrency: None,
             seed,
             file: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_fast_clock_never_reads_a_polled_sample_as_stale() {
+        let base = parse(EMBEDDED_EXAMPLE, Origin::Embedded).unwrap().config;
+        let poll = Duration::from_millis(200);
+        // Real time changes nothing.
+        let same = base.clone().for_clock_speed(1.0, poll);
+        assert_eq!(same.cockpit.stale_after(), base.cockpit.stale_after());
+        // At 600× a poll comes every 120 s of clock time: at least 360 s.
+        let fast = base.clone().for_clock_speed(600.0, poll);
+        assert_eq!(fast.cockpit.stale_after().0, Duration::from_secs(360));
+        for ((_, a), (_, b)) in base.triggers().zip(fast.triggers()) {
+            if let Some(d) = a.stale_after {
+                let got = b.stale_after.unwrap().0;
+                assert_eq!(got, d.0.max(Duration::from_secs(360)), "{}", a.id);
+            } else {
+                assert!(b.stale_after.is_none());
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ pub use json::{
     BAND_LABEL, EXTERNAL_SUFFIX, ExternalPoint, JsonSource, external_forecast,
     external_forecast_query,
 };
-pub use poller::{Answered, Poller, Sink, SourceEvent, backfill_step_ms};
+pub use poller::{Answered, MIN_POLL_INTERVAL, Poller, Sink, SourceEvent, backfill_step_ms};
 pub use prometheus::PrometheusSource;
 pub use record::{Recorder, RecordingSource, ReplaySource};
 

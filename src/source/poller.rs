@@ -17,6 +17,9 @@ use super::{Answer, QuerySpec, Source, SourceError};
 
 /// Most points one range query may ask for per series.
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+/// Polls of one query never come closer than this in real time, however
+/// fast the clock runs (`--speed`): the screen and the sources stay calm.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The range-query step for a history: the refresh interval, or coarser so
 /// that no query asks for more than 11,000 points per series.
@@ -172,7 +175,7 @@ impl Poller {
                 let real = t
                     .refresh
                     .div_f64(clock.speed().max(1.0))
-                    .max(Duration::from_millis(200));
+                    .max(MIN_POLL_INTERVAL);
                 let mut iv = tokio::time::interval(real);
                 iv.set_missed_tick_behavior(MissedTickBehavior::Skip);
                 loop {

@@ -188,6 +188,43 @@ fn an_urgent_trigger_says_so_first_in_its_detail_at_80_columns() {
 }
 
 #[test]
+fn a_crowded_header_drops_words_not_digits() {
+    use capdeck::capacity::State;
+    let mut app = demo_app();
+    let states = [State::Critical, State::Scale, State::Scale, State::Stale]
+        .into_iter()
+        .chain(std::iter::repeat_n(State::Warn, 12));
+    for (tr, st) in app.snapshot.triggers.iter_mut().zip(states) {
+        tr.state = st;
+    }
+    let ok = app.snapshot.triggers.len() - 16;
+    let wide = screen(&mut app, 160, 48);
+    let head = wide.lines().next().unwrap_or_default().to_string();
+    for want in [
+        "1 CRIT",
+        "2 SCALE",
+        "12 WARN",
+        "1 STALE",
+        &format!("{ok} OK"),
+        "sources ok",
+    ] {
+        assert!(head.contains(want), "{want:?} in {head}");
+    }
+    let narrow = screen(&mut app, 80, 24);
+    let head = narrow.lines().next().unwrap_or_default().to_string();
+    for want in [
+        "✖1",
+        "◆2",
+        "▲12",
+        "◌1",
+        &format!("●{ok}"),
+        "2026-12-01 14:00:00 UTC",
+    ] {
+        assert!(head.contains(want), "{want:?} in {head}");
+    }
+}
+
+#[test]
 fn too_small_says_so() {
     let mut app = demo_app();
     let text = screen(&mut app, 50, 10);

@@ -133,83 +133,97 @@ fn clock_text(app: &App, ms: i64) -> String {
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App) {
+    // Full words when they fit; otherwise glyphs and counts only, so a
+    // narrow terminal loses words, never a digit of a count.
+    let (mut left, mut right) = (header_left(app, false), header_right(app, false));
+    if left.width() + right.width() > area.width as usize {
+        (left, right) = (header_left(app, true), header_right(app, true));
+    }
+    let rw = right.width() as u16;
+    let [l, r] = Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
+    f.render_widget(Paragraph::new(left), l);
+    f.render_widget(Paragraph::new(right), r);
+}
+
+/// The platform, the count of triggers per state, open runs and backfill.
+fn header_left(app: &App, compact: bool) -> Line<'static> {
     let t = &app.theme;
     let mut spans = vec![Span::styled(
         format!(" {} ", app.snapshot.platform),
         t.title.add_modifier(Modifier::BOLD),
     )];
-    for st in [State::Critical, State::Scale, State::Warn, State::Stale] {
-        let n = app
-            .snapshot
+    let count = |st: State| {
+        app.snapshot
             .triggers
             .iter()
             .filter(|x| x.state == st)
-            .count();
+            .count()
+    };
+    let state_text = |st: State, n: usize| {
+        if compact {
+            format!(" {}{n}", st.glyph(app.ascii))
+        } else {
+            format!(" {} {n} {} ", st.glyph(app.ascii), st.word())
+        }
+    };
+    for st in [State::Critical, State::Scale, State::Warn, State::Stale] {
+        let n = count(st);
         if n > 0 {
-            spans.push(Span::styled(
-                format!(" {} {n} {} ", st.glyph(app.ascii), st.word()),
-                t.state(st),
-            ));
+            spans.push(Span::styled(state_text(st, n), t.state(st)));
         }
     }
-    let ok = app
-        .snapshot
-        .triggers
-        .iter()
-        .filter(|x| x.state == State::Ok)
-        .count();
-    spans.push(Span::styled(
-        format!(" {} {ok} OK ", State::Ok.glyph(app.ascii)),
-        t.ok,
-    ));
+    spans.push(Span::styled(state_text(State::Ok, count(State::Ok)), t.ok));
     let open_runs = app
         .catalog
         .iter()
         .filter(|r| matches!(r, super::runs::CatalogRow::Run(_)))
         .count();
     if open_runs > 0 {
-        spans.push(Span::styled(
+        let text = if compact {
+            format!(" ▶{open_runs}")
+        } else {
             format!(
                 " ▶ {open_runs} open run{} ({}) ",
                 if open_runs == 1 { "" } else { "s" },
                 app.keymap.first_key(Action::Runbooks)
-            ),
-            t.warn,
-        ));
+            )
+        };
+        spans.push(Span::styled(text, t.warn));
     }
     if app.backfilling > 0 {
-        spans.push(Span::styled(
-            format!(
-                " backfilling {}/{} ",
-                app.queries - app.backfilling,
-                app.queries
-            ),
-            t.muted,
-        ));
+        let done = app.queries - app.backfilling;
+        let text = if compact {
+            format!(" bf {done}/{}", app.queries)
+        } else {
+            format!(" backfilling {done}/{} ", app.queries)
+        };
+        spans.push(Span::styled(text, t.muted));
     }
-    let left = Line::from(spans);
+    Line::from(spans)
+}
+
+/// Source health, the clock and its speed.
+fn header_right(app: &App, compact: bool) -> Line<'static> {
+    let t = &app.theme;
     let down = app.snapshot.sources.iter().filter(|s| !s.ok).count();
-    let sources = if down == 0 {
-        Span::styled(
+    let sources = match (down, compact) {
+        (0, true) => Span::raw(" "),
+        (0, false) => Span::styled(
             format!("sources ok ({}) ", app.snapshot.sources.len()),
             t.muted,
-        )
-    } else {
-        Span::styled(format!("{down} source(s) down "), t.critical)
+        ),
+        (n, true) => Span::styled(format!(" {n} down "), t.critical),
+        (n, false) => Span::styled(format!("{n} source(s) down "), t.critical),
     };
     let speed = if app.clock_speed > 1.0 {
         format!(" ×{}", app.clock_speed)
     } else {
         String::new()
     };
-    let right = Line::from(vec![
+    Line::from(vec![
         sources,
         Span::styled(format!("{}{speed} ", clock_text(app, app.now_ms)), t.header),
-    ]);
-    let rw = right.width() as u16;
-    let [l, r] = Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
-    f.render_widget(Paragraph::new(left), l);
-    f.render_widget(Paragraph::new(right), r);
+    ])
 }
 
 fn footer_items(app: &App) -> Vec<(String, &'static str)> {

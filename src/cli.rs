@@ -66,9 +66,11 @@ pub fn load(opts: &Options) -> Result<Loaded> {
     loaded.config.cockpit.ascii |= opts.ascii;
     loaded.config.cockpit.mouse |= opts.mouse;
     if let Some(speed) = opts.speed {
-        loaded.config = loaded
-            .config
-            .for_clock_speed(speed, crate::source::MIN_POLL_INTERVAL);
+        let floors = config::RealTimeFloors {
+            poll: crate::source::MIN_POLL_INTERVAL,
+            refit: crate::forecast::MIN_REFIT_INTERVAL,
+        };
+        loaded.config = loaded.config.for_clock_speed(speed, floors);
     }
     Ok(loaded)
 }

@@ -12,6 +12,13 @@ pub use load::{
 pub use schema::*;
 pub use units::{Dur, Quantity, parse_duration, parse_quantity};
 
+/// How often, in real time, the poller and the forecaster may work at most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RealTimeFloors {
+    pub poll: std::time::Duration,
+    pub refit: std::time::Duration,
+}
+
 impl Config {
     /// The same configuration with the demo simulator standing in for every
     /// source, keeping their names so every trigger still finds its source.
@@ -29,12 +36,16 @@ impl Config {
     }
 
     /// The same configuration for a clock running `speed` times faster than
-    /// real time. Polls never come closer than `min_poll` of real time, so
-    /// in clock time a sample may be `min_poll × speed` old between two of
-    /// them: no staleness limit is kept below three of those, or a fast
-    /// demo would read every trigger as stale.
-    pub fn for_clock_speed(mut self, speed: f64, min_poll: std::time::Duration) -> Config {
-        let floor = min_poll.mul_f64(3.0 * speed.max(1.0));
+    /// real time, given the real-time floors of the poller and the
+    /// forecaster. Polls never come closer than `floors.poll`, so in clock
+    /// time a sample may be `poll × speed` old between two of them: no
+    /// staleness limit is kept below three of those, or a fast demo would
+    /// read every trigger as stale. Refits are spaced at least
+    /// `floors.refit` of real time, or a fast demo would refit every trigger
+    /// several times a second.
+    pub fn for_clock_speed(mut self, speed: f64, floors: RealTimeFloors) -> Config {
+        let speed = speed.max(1.0);
+        let floor = floors.poll.mul_f64(3.0 * speed);
         let raise = |d: Dur| Dur(d.0.max(floor));
         self.cockpit.stale_after = Some(raise(self.cockpit.stale_after()));
         for d in &mut self.domains {
@@ -42,6 +53,8 @@ impl Config {
                 t.stale_after = t.stale_after.map(raise);
             }
         }
+        let refit = floors.refit.mul_f64(speed);
+        self.cockpit.forecast_every = Dur(self.cockpit.forecast_every.0.max(refit));
         self
     }
 
@@ -98,15 +111,21 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn a_fast_clock_never_reads_a_polled_sample_as_stale() {
+    fn a_fast_clock_neither_goes_stale_nor_refits_every_frame() {
         let base = parse(EMBEDDED_EXAMPLE, Origin::Embedded).unwrap().config;
-        let poll = Duration::from_millis(200);
+        let floors = RealTimeFloors {
+            poll: Duration::from_millis(200),
+            refit: Duration::from_secs(10),
+        };
         // Real time changes nothing.
-        let same = base.clone().for_clock_speed(1.0, poll);
+        let same = base.clone().for_clock_speed(1.0, floors);
         assert_eq!(same.cockpit.stale_after(), base.cockpit.stale_after());
-        // At 600× a poll comes every 120 s of clock time: at least 360 s.
-        let fast = base.clone().for_clock_speed(600.0, poll);
+        assert_eq!(same.cockpit.forecast_every, base.cockpit.forecast_every);
+        // At 600× a poll comes every 120 s of clock time: at least 360 s;
+        // refits at most every 10 s of real time, 100 min of clock time.
+        let fast = base.clone().for_clock_speed(600.0, floors);
         assert_eq!(fast.cockpit.stale_after().0, Duration::from_secs(360));
+        assert_eq!(fast.cockpit.forecast_every.0, Duration::from_secs(6000));
         for ((_, a), (_, b)) in base.triggers().zip(fast.triggers()) {
             if let Some(d) = a.stale_after {
                 let got = b.stale_after.unwrap().0;

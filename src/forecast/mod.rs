@@ -17,6 +17,10 @@ mod trigger;
 
 pub use models::{Fitted, Forecaster, Prediction};
 pub use schedule::Scheduler;
+
+/// However fast the clock runs (`--speed`), one trigger is refitted at most
+/// this often in real time.
+pub const MIN_REFIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 pub use trigger::{ForecastRequest, forecast_trigger};
 
 /// One forecast step: the point forecast and its 80 % and 95 % intervals.

@@ -220,7 +220,8 @@ pub fn recent_level_shift(y: &[f64], rule: &ShiftRule) -> Option<(usize, f64)> {
         let (old, new) = (median(old_w), median(new_w));
         let shift = new - old;
         let mid = old + shift / 2.0;
-        // Cheapest test first: the tail share reads every point since k.
+        // Cheapest tests first; the tail share, which reads every point
+        // since k, goes last.
         let found = shift.abs() > rule.k_sigma * sigma
             && shift.abs() > SPREAD_FACTOR * iqr(old_w).max(iqr(new_w))
             && share_on(old_w, mid, -shift.signum()) >= 0.9

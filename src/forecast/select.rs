@@ -295,7 +295,8 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
     // tenant's onboarding at a time): that is the trend, and it is kept.
     let (adjusted, shifts) = super::prep::remove_level_shifts(y, &shift_rule(cfg));
     let staircase = is_staircase(&shifts);
-    let y = if staircase { y } else { &adjusted[..] };
+    let history = if staircase { y.to_vec() } else { adjusted };
+    let y = &history[..];
     let n = y.len();
     let seasons = match &cfg.seasons {
         Some(s) => s.clone(),
@@ -515,7 +516,7 @@ pub fn auto(y: &[f64], cfg: &AutoConfig) -> Result<Choice, ModelError> {
         calibration,
         scores: scores.into_iter().map(|s| s.0).collect(),
         seasons,
-        history: y.to_vec(),
+        history,
     })
 }
 

@@ -73,7 +73,6 @@ pub fn eta_short(t: &TriggerStatus) -> String {
     }
 }
 
-/// A Markdown capacity report, for a ticket or a weekly review.
 /// What a forecast made elsewhere says, in words: when it reaches the scale
 /// line (and when its upper band does), that it stays below, or why it is
 /// missing. `time` formats a Unix-ms instant for "until …".
@@ -97,6 +96,7 @@ pub fn external_text(
     out
 }
 
+/// A Markdown capacity report, for a ticket or a weekly review.
 pub fn markdown(s: &Snapshot) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Capacity report: {}\n", s.platform);

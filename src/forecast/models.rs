@@ -382,7 +382,9 @@ pub fn predict_linear(t: &[f64], v: &[f64], eval_t: f64, d_s: f64) -> Option<f64
 pub struct Linear {
     pub window: usize,
     /// Empty for the standard `linear` (one day); "all" for the line through
-    /// the whole history, which follows growth that comes in steps.
+    /// the whole history, which follows growth that comes in steps;
+    /// "recent" for the last few hours, which follows growth that began
+    /// lately.
     pub label: &'static str,
 }
 

@@ -40,6 +40,11 @@ pub const CV_ORIGINS: usize = 4;
 /// NAB files' earlier windows it cost 5 % of MASE.
 pub const TIE_BAND: f64 = 0.001;
 const WEEK_MS: i64 = 7 * DAY_MS;
+/// The recent line is fitted on this part (1/n) of the long line's window:
+/// three hours of a day.
+const RECENT_LINE_PART: usize = 8;
+/// Fewer points than this make a line of noise.
+const MIN_RECENT_LINE: usize = 8;
 
 /// How large a jump must be, in robust standard deviations of the first
 /// differences, to count as a level shift.
@@ -252,6 +257,17 @@ pub fn candidates(
     }
     let window = cfg.daily.unwrap_or(n).min(n).max(3);
     c.push(Box::new(models::Linear { window, label: "" }));
+    // Growth that began lately (memory climbing since a restart) shows
+    // only at the end of the day-long window; the line through its last
+    // eighth follows it. On the NAB files it never wins, so it changes
+    // nothing there.
+    let recent = window / RECENT_LINE_PART;
+    if recent >= MIN_RECENT_LINE && n > recent + 2 {
+        c.push(Box::new(models::Linear {
+            window: recent,
+            label: "recent",
+        }));
+    }
     if staircase && n > 2 * window {
         c.push(Box::new(models::Linear {
             window: n,

@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn growth_after_a_jump_is_still_a_trend() {
+    fn growth_after_a_jump_is_a_trend_that_breaches_on_time() {
         // Flat at 10, a jump to 30, then rising 0.1/min for 200 minutes.
         let s: Vec<Sample> = (0..600)
             .map(|i| {
@@ -267,7 +267,17 @@ mod tests {
                 Sample::new(i * MIN, base + ((i * 7) % 3) as f64 * 0.1)
             })
             .collect();
-        assert!(forecast_trigger(&req(s, 599 * MIN, 60.0)).trending);
+        let f = forecast_trigger(&req(s, 599 * MIN, 60.0));
+        assert!(f.trending);
+        // 49.9 now, 0.1/min: 60 is crossed for good 101 minutes later.
+        let Breach::Forecast { p50_s, .. } = f.breach else {
+            panic!("{:?} ({})", f.breach, f.model)
+        };
+        assert!(
+            (p50_s - 101.0 * 60.0).abs() <= 2.0 * 60.0,
+            "{p50_s} ({})",
+            f.model
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! capdeck against a real Prometheus: `report --format json` shows exactly
 //! what was written, the backfill holds the written history, and a recorded
-//! session replays to the same report with Prometheus stopped.
+//! session replays to the same report with Prometheus stopped; capdeck's
+//! least-squares line gives what Prometheus' own `predict_linear` gives.
 
 mod common;
 
@@ -284,4 +285,64 @@ fn a_long_query_is_posted_and_answered() {
     let run = w.report(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(trigger(&run.json(), "database/scalar")["value"], 340.0);
+}
+
+/// A noisy ramp sampled every minute, 30 s off the minute so that no sample
+/// sits on a range selector's edge (Prometheus 2 and 3 differ there).
+fn ramp() -> Vec<(i64, f64)> {
+    (0..360i64)
+        .map(|i| {
+            let t = NOW_S - 30 - i * MIN;
+            let noise = ((i * 7919) % 13) as f64 * 0.29 - (i % 5) as f64 * 1.1;
+            (t, 1000.0 + 0.37 * (360 - i) as f64 + noise)
+        })
+        .rev()
+        .collect()
+}
+
+#[test]
+fn predict_linear_matches_a_real_prometheus() {
+    let prom = Prometheus::start(&[Written {
+        name: "ramp",
+        labels: vec![],
+        points: ramp(),
+    }]);
+    let cases = [("30m", 30 * MIN, 3600), ("2h", 120 * MIN, 86_400)];
+    let triggers: String = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (range, _, d))| {
+            format!(
+                "\n  [[domain.trigger]]\n  id = \"p{i}\"\n  title = \"predict_linear {range}\"\n  \
+                 query = 'predict_linear(ramp[{range}], {d})'\n  capacity = 1e9\n"
+            )
+        })
+        .collect();
+    let w = Workdir::new(&format!(
+        "[cockpit]\nplatform = \"Test\"\nrefresh = \"60s\"\n\n\
+         [[source]]\nname = \"prom\"\nkind = \"prometheus\"\nurl = \"{}\"\n\n\
+         [[domain]]\nid = \"d\"\ntitle = \"D\"\n{triggers}",
+        prom.url
+    ));
+    let run = w.report(&[]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(0), "stderr: {}\n{}", run.stderr, prom.log());
+    let report = run.json();
+    for (i, (range, span_s, d)) in cases.iter().enumerate() {
+        let theirs = trigger(&report, &format!("d/p{i}"))["value"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no value for {range}: {report}"));
+        let (t, v): (Vec<f64>, Vec<f64>) = ramp()
+            .into_iter()
+            .filter(|(t, _)| *t > NOW_S - span_s && *t <= NOW_S)
+            .map(|(t, v)| (t as f64, v))
+            .unzip();
+        let ours = capdeck::forecast::models::predict_linear(&t, &v, NOW_S as f64, *d as f64)
+            .expect("a line");
+        let rel = (ours - theirs).abs() / theirs.abs();
+        assert!(
+            rel < 1e-9,
+            "predict_linear(ramp[{range}], {d}): Prometheus {theirs}, capdeck {ours} ({rel:e})"
+        );
+    }
 }

@@ -397,6 +397,7 @@ fn answered(query: &str, series: Vec<capdeck::source::SeriesData>, at_ms: i64) -
         latency: std::time::Duration::from_millis(20),
         at_ms,
         backfill: true,
+        refill: false,
     }))
 }
 

@@ -206,7 +206,7 @@ impl App {
             },
             Message::Term(_) => false,
             Message::Source(SourceEvent::Answered(a)) => {
-                if a.backfill && !a.query.starts_with("watch:") {
+                if a.backfill && !a.refill && !a.query.starts_with("watch:") {
                     self.backfilling = self.backfilling.saturating_sub(1);
                 }
                 // The backfill's newest sample can be a whole step old (stale

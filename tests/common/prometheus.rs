@@ -78,6 +78,7 @@ pub fn openmetrics(series: &[Written]) -> String {
 pub struct Prometheus {
     pub url: String,
     child: Option<Child>,
+    port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -120,7 +121,7 @@ fn get_status(port: u16, path: &str) -> Option<u16> {
 impl Prometheus {
     /// Builds a TSDB from `series` and starts Prometheus over it.
     pub fn start(series: &[Written]) -> Prometheus {
-        let prometheus = require("prometheus");
+        require("prometheus");
         let promtool = require("promtool");
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data.om");
@@ -142,25 +143,49 @@ impl Prometheus {
         )
         .expect("write prometheus.yml");
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
+        let mut p = Prometheus {
+            url: format!("http://127.0.0.1:{port}"),
+            child: None,
+            port,
+            dir,
+        };
+        p.launch();
+        p
+    }
+
+    /// Starts the server over the TSDB in `dir` on `port` and waits for it.
+    fn launch(&mut self) {
+        let prometheus = require("prometheus");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("prometheus.log"))
+            .expect("log file");
         let child = Command::new(&prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.dir.path().join("tsdb").display()
+            ))
             .arg("--storage.tsdb.retention.time=36500d")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .arg("--log.level=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", prometheus.display()));
-        let mut p = Prometheus {
-            url: format!("http://127.0.0.1:{port}"),
-            child: Some(child),
-            dir,
-        };
-        p.wait_ready(port);
-        p
+        self.child = Some(child);
+        self.wait_ready(self.port);
+    }
+
+    /// Starts a stopped server again, on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
     }
 
     /// Polls /-/ready, at most 30 s; fails with Prometheus's log.

@@ -24,10 +24,12 @@ const DAY_MS: i64 = 86_400_000;
 const CALIBRATION_QUANTILE: f64 = 0.975;
 /// The calibration never narrows a band below this share of the model's
 /// own: quiet folds (the hours before an incident, say) do not promise a
-/// quiet future. Measured on the NAB files' three latest windows: 0.3
-/// covered 88 % of one window's holdout at the 95 % level, 0.6 kept every
-/// window between 90 % and 96 %.
-const MIN_CALIBRATION: f64 = 0.6;
+/// quiet future. Measured with a 10 % holdout on the 17 NAB AWS files at
+/// their three latest windows and on 8 NAB series from other folders: 0.6
+/// covered 89.7 % of one window's holdout at the 95 % level (93.0 % on
+/// average); 0.8 keeps every set between 90.6 % and 97.1 % (94.7 % on
+/// average, near the nominal 95 %) and leaves every MASE as it was.
+const MIN_CALIBRATION: f64 = 0.8;
 /// Nor widens it past this many times.
 const MAX_CALIBRATION: f64 = 5.0;
 /// Rolling origins of the cross-validation, one validation horizon apart.

@@ -14,6 +14,8 @@ struct Health {
     kind: String,
     last_success: Option<i64>,
     last_error: Option<(i64, String)>,
+    /// The first failure since the last answer: when the outage began.
+    failing_since: Option<i64>,
     latencies_ms: VecDeque<f64>,
     bytes: u64,
     requests: u64,
@@ -79,6 +81,7 @@ impl Observations {
         match a.result {
             Ok(answer) => {
                 h.last_success = Some(a.at_ms);
+                h.failing_since = None;
                 h.bytes += answer.bytes;
                 self.query_errors.remove(&*a.query);
                 if answer.warnings.is_empty() {
@@ -99,6 +102,7 @@ impl Observations {
             }
             Err(e) => {
                 h.failures += 1;
+                h.failing_since.get_or_insert(a.at_ms);
                 let msg = format!("{}: {e}", a.source);
                 h.last_error = Some((a.at_ms, e.to_string()));
                 self.query_errors.insert(a.query.to_string(), msg);
@@ -125,6 +129,7 @@ impl Observations {
                     last_success: h.last_success,
                     last_error: h.last_error.as_ref().map(|e| e.1.clone()),
                     last_error_at: h.last_error.as_ref().map(|e| e.0),
+                    down_since: if ok { None } else { h.failing_since },
                     latency_p50_ms: quantile(&lat, 0.5),
                     latency_p95_ms: quantile(&lat, 0.95),
                     bytes_received: h.bytes,

@@ -68,7 +68,7 @@ title = "Database"
     t.keys(&["Escape"]);
 
     // Once the request times out, the banner says which source and why.
-    let screen = t.wait_for("source slowprom", LIMIT);
+    let screen = t.wait_for("slowprom down", LIMIT);
     assert!(screen.contains("timed out"), "{screen}");
     // Still responsive after the failure.
     t.keys(&["/"]);

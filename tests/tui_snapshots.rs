@@ -225,6 +225,68 @@ fn a_crowded_header_drops_words_not_digits() {
 }
 
 #[test]
+fn every_state_word_and_the_pending_mark_fit_the_state_column_at_80_columns() {
+    use capdeck::capacity::State;
+    let mut app = demo_app();
+    // The least headroom first: the first rows are the ones forced here.
+    let forced = [
+        (State::Warn, Some(State::Scale)),
+        (State::Scale, Some(State::Critical)),
+        (State::Unknown, None),
+        (State::Stale, None),
+    ];
+    let titles: Vec<String> = app.snapshot.triggers[..forced.len()]
+        .iter()
+        .map(|t| t.title.chars().take(12).collect())
+        .collect();
+    for (tr, (st, pending)) in app.snapshot.triggers.iter_mut().zip(forced) {
+        tr.state = st;
+        tr.pending = pending;
+        tr.urgent = false;
+    }
+    let text = screen(&mut app, 80, 24);
+    for (title, want) in titles
+        .iter()
+        .zip(["◆ SCALE… ", "✖ CRIT… ", "? UNKN ", "◌ STALE "])
+    {
+        let row = text
+            .lines()
+            .find(|l| l.contains(title.as_str()))
+            .unwrap_or_else(|| panic!("no row for {title}: {text}"));
+        assert!(row.starts_with(want), "{want:?} in {row:?}");
+    }
+}
+
+#[test]
+fn a_source_that_went_down_says_for_how_long_and_since_when_within_80_columns() {
+    let mut app = demo_app();
+    // The demo answered at 14:00:00; five minutes on, three polls have
+    // failed, the first at 14:01:40.
+    let now = parse_rfc3339(NOW).unwrap() + 300_000;
+    app.update(Message::Tick(now));
+    for ago_s in [200, 100, 0] {
+        app.update(Message::Source(SourceEvent::Answered(Answered {
+            query: "database/pool".into(),
+            source: "prom".into(),
+            result: Err(capdeck::source::SourceError::Connect(
+                "GET http://127.0.0.1:9090/api/v1/query: connection refused".into(),
+            )),
+            latency: std::time::Duration::from_millis(1),
+            at_ms: now - ago_s * 1000,
+            backfill: false,
+            refill: false,
+        })));
+    }
+    app.settle();
+    let text = screen(&mut app, 80, 24);
+    let banner = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        banner.starts_with(" ⚠ prom down 3m  since 14:01:40 UTC · cannot connect"),
+        "{banner:?}"
+    );
+}
+
+#[test]
 fn too_small_says_so() {
     let mut app = demo_app();
     let text = screen(&mut app, 50, 10);

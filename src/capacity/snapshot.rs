@@ -31,6 +31,14 @@ impl State {
         }
     }
 
+    /// The word in at most five letters, for a table's state column.
+    pub fn short(self) -> &'static str {
+        match self {
+            State::Unknown => "UNKN",
+            s => s.word(),
+        }
+    }
+
     /// A glyph that tells the state without colour.
     pub fn glyph(self, ascii: bool) -> &'static str {
         match (self, ascii) {
@@ -177,6 +185,9 @@ pub struct SourceHealth {
     pub last_success: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<i64>,
+    /// Unix milliseconds of the first failure since the last answer, while
+    /// the source is down.
+    pub down_since: Option<i64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
     pub bytes_received: u64,

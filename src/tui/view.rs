@@ -71,17 +71,25 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             .iter()
             .take(2)
             .map(|s| {
-                let since = s
-                    .last_error_at
-                    .map(|t| format!(" (since {})", clock_text(app, t)))
+                // How long and since when first, the error after: at 80
+                // columns the error's tail is what gets cut.
+                let since = s.down_since.or(s.last_error_at);
+                let down = since
+                    .map(|t| format!(" down {}", human_secs(((app.now_ms - t) / 1000) as f64)))
+                    .unwrap_or_else(|| " failing".into());
+                let at = since
+                    .map(|t| {
+                        let long = app.now_ms - t >= 86_400_000;
+                        format!(" since {} ·", time_of_day_text(app, t, long))
+                    })
                     .unwrap_or_default();
                 Line::from(vec![
                     Span::styled(
-                        format!(" {} source {} ", app.theme_glyph_down(), s.name),
+                        format!(" {} {}{down} ", app.theme_glyph_down(), s.name),
                         app.theme.critical,
                     ),
                     Span::styled(
-                        format!(" {}{since}", s.last_error.as_deref().unwrap_or("failing")),
+                        format!("{at} {}", s.last_error.as_deref().unwrap_or("failing")),
                         app.theme.text,
                     ),
                 ])
@@ -122,13 +130,24 @@ impl App {
 
 /// `2026-12-03 14:05:09 UTC` in the configured zone.
 fn clock_text(app: &App, ms: i64) -> String {
+    time_of_day_text(app, ms, true)
+}
+
+/// `14:05:09 UTC` in the configured zone; with the date in front when
+/// `with_date`.
+fn time_of_day_text(app: &App, ms: i64, with_date: bool) -> String {
     let utc = crate::time::to_datetime(ms);
+    let fmt = if with_date {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%H:%M:%S"
+    };
     match app.config.cockpit.timezone.parse::<chrono_tz::Tz>() {
         Ok(tz) => utc
             .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S %Z")
+            .format(&format!("{fmt} %Z"))
             .to_string(),
-        Err(_) => utc.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{} UTC", utc.format(fmt)),
     }
 }
 
@@ -371,7 +390,8 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
 
     let bar_w = if wide { 10 } else { 5 };
     let mut widths = vec![
-        Constraint::Length(7), // state
+        // Glyph, a word of up to five letters and the pending ellipsis.
+        Constraint::Length(8), // state
         if wide {
             Constraint::Min(30)
         } else {
@@ -432,7 +452,7 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                     .unwrap_or((String::new(), State::Unknown, 0));
                 Row::new(vec![
                     Cell::from(Span::styled(
-                        format!("{} {}", st.glyph(app.ascii), st.word()),
+                        format!("{} {}", st.glyph(app.ascii), st.short()),
                         t.state(st),
                     )),
                     Cell::from(Span::styled(format!("{title} ({n})"), t.header)),
@@ -449,10 +469,10 @@ fn draw_list(f: &mut Frame, area: Rect, app: &mut App) {
                         State::Scale,
                         format!("{} URG", State::Scale.glyph(app.ascii)),
                     ),
-                    Some(p) if !muted => (p, format!("{} {}…", p.glyph(app.ascii), p.word())),
+                    Some(p) if !muted => (p, format!("{} {}…", p.glyph(app.ascii), p.short())),
                     _ => (
                         tr.state,
-                        format!("{} {}", tr.state.glyph(app.ascii), tr.state.word()),
+                        format!("{} {}", tr.state.glyph(app.ascii), tr.state.short()),
                     ),
                 };
                 let name = if app.grouped || matches!(app.screen, Screen::Domain(_)) {
@@ -723,7 +743,7 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, key: &str) {
             .map(|r| {
                 Row::new(vec![
                     Cell::from(Span::styled(
-                        format!("{} {}", r.state.glyph(app.ascii), r.state.word()),
+                        format!("{} {}", r.state.glyph(app.ascii), r.state.short()),
                         t.state(r.state),
                     )),
                     Cell::from(r.label.clone()),

@@ -73,10 +73,15 @@ impl Observations {
     /// Folds one answer in.
     pub fn apply(&mut self, a: Answered) {
         let h = self.health.entry(a.source.clone()).or_default();
-        h.requests += 1;
-        h.latencies_ms.push_back(a.latency.as_secs_f64() * 1000.0);
-        if h.latencies_ms.len() > LATENCY_WINDOW {
-            h.latencies_ms.pop_front();
+        // A query the poller held back (the source's breaker is open) was
+        // never sent: it counts as neither a request nor a failure.
+        let sent = !matches!(a.result, Err(crate::source::SourceError::NotAsked(_)));
+        if sent {
+            h.requests += 1;
+            h.latencies_ms.push_back(a.latency.as_secs_f64() * 1000.0);
+            if h.latencies_ms.len() > LATENCY_WINDOW {
+                h.latencies_ms.pop_front();
+            }
         }
         match a.result {
             Ok(answer) => {
@@ -101,7 +106,7 @@ impl Observations {
                 }
             }
             Err(e) => {
-                h.failures += 1;
+                h.failures += u64::from(sent);
                 h.failing_since.get_or_insert(a.at_ms);
                 let msg = format!("{}: {e}", a.source);
                 h.last_error = Some((a.at_ms, e.to_string()));

@@ -353,3 +353,70 @@ fn queries_queued_behind_a_stalled_source_end_with_the_run() {
     // every query ends within one timeout of its turn; the messages say
     // timeout either way ("waiting for a request slot" when it never got one).
 }
+
+#[test]
+fn a_stalled_source_is_left_alone_then_probed_until_it_answers() {
+    use common::Polling;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    // Stalls every request while `down`, then answers 42.
+    let down = Arc::new(AtomicBool::new(true));
+    let stalled = down.clone();
+    let s = FaultServer::start(Arc::new(move |_, _, conn| {
+        if stalled.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(30));
+        } else {
+            faults::respond(conn, "200 OK", "", VECTOR_42.as_bytes());
+        }
+    }));
+    let mut cfg = prom_config(&s.url, "")
+        .replace("refresh = \"60s\"", "refresh = \"1s\"")
+        .replace("retries = 1", "retries = 0");
+    for i in 0..3 {
+        cfg.push_str(&format!(
+            "\n  [[domain.trigger]]\n  id = \"q{i}\"\n  title = \"Q{i}\"\n  query = 'up{{n=\"{i}\"}}'\n  capacity = 1\n"
+        ));
+    }
+    let w = Workdir::new(&cfg);
+    let polling = Polling::start(&w.file("capdeck.toml"), |_| true);
+    let not_asked = |a: &capdeck::source::Answered| {
+        a.result
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().starts_with("not asked: "))
+    };
+    polling.wait_for("query held back", Duration::from_secs(20), |a| {
+        a.iter().any(not_asked)
+    });
+    // Four queries, a poll a second: left alone, the source gets a probe
+    // now and then instead of every query every second.
+    let (hits, from) = (s.hits(), Instant::now());
+    std::thread::sleep(Duration::from_secs(6));
+    let sent = s.hits() - hits;
+    assert!(
+        sent <= 4,
+        "{sent} requests in {:?} to a source left alone",
+        from.elapsed()
+    );
+    {
+        let answers = polling.answers.lock().expect("answers");
+        let held = answers.iter().find(|a| not_asked(a)).expect("held back");
+        let e = held.result.as_ref().err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e
+                .contains("requests in a row found the source down (timed out after ")
+                && e.contains("next try in")),
+            "{e:?}"
+        );
+    }
+    // Back: a probe finds it and every query answers again.
+    down.store(false, Ordering::SeqCst);
+    polling.wait_for("answers after recovery", Duration::from_secs(90), |a| {
+        let n = a.len();
+        let recent = &a[n.saturating_sub(8)..];
+        recent.len() == 8 && recent.iter().all(|a| a.result.is_ok())
+    });
+    polling.stop();
+}

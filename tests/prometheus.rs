@@ -6,7 +6,7 @@
 mod common;
 
 use common::prometheus::{Prometheus, Written};
-use common::{NOW_S, Workdir, approx, source, trigger};
+use common::{NOW_S, Polling, Workdir, approx, source, trigger};
 
 const MIN: i64 = 60;
 /// Six hours of history, one sample a minute, ending at NOW.
@@ -349,62 +349,26 @@ fn predict_linear_matches_a_real_prometheus() {
 
 #[test]
 fn history_missed_while_prometheus_was_down_is_filled_in_when_it_returns() {
-    use capdeck::source::{Answered, Poller, Sink, SourceEvent, build_sources, trigger_queries};
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     // Prometheus is down when the cockpit starts.
     let mut prom = Prometheus::start(&data());
     prom.stop();
     let w = Workdir::new(&config(&prom.url).replace("refresh = \"60s\"", "refresh = \"1s\""));
-    let loaded = capdeck::config::load_file(&w.file("capdeck.toml")).expect("config");
-    let clock = capdeck::time::Clock::fixed(NOW_S * 1000);
-    let sources = build_sources(&loaded.config, &clock).expect("sources");
-    let poller = Arc::new(Poller::new(&loaded.config, sources));
-    let queries: Vec<_> = trigger_queries(&loaded.config)
-        .into_iter()
-        .filter(|q| &*q.name == "database/pool")
-        .collect();
-    let answers: Arc<Mutex<Vec<Answered>>> = Arc::default();
-    let seen = answers.clone();
-    let sink: Sink = Arc::new(move |SourceEvent::Answered(a)| {
-        seen.lock().expect("answers").push(a);
-    });
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let cancel = tokio_util::sync::CancellationToken::new();
-    {
-        let _inside = rt.enter();
-        poller.spawn(queries, clock, sink, cancel.clone());
-    }
-    let wait_for = |what: &str, limit: Duration, done: &dyn Fn(&[Answered]) -> bool| {
-        let started = Instant::now();
-        while !done(&answers.lock().expect("answers")) {
-            assert!(
-                started.elapsed() < limit,
-                "no {what} within {limit:?}: {:?}",
-                answers
-                    .lock()
-                    .expect("answers")
-                    .iter()
-                    .map(|a| (a.backfill, a.refill, a.result.as_ref().err()))
-                    .collect::<Vec<_>>()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
+    let polling = Polling::start(&w.file("capdeck.toml"), |q| q == "database/pool");
     // The backfill and a poll fail.
-    wait_for("failed backfill and poll", Duration::from_secs(10), &|a| {
+    polling.wait_for("failed backfill and poll", Duration::from_secs(10), |a| {
         a.iter().any(|a| a.backfill && a.result.is_err())
             && a.iter().any(|a| !a.backfill && a.result.is_err())
     });
 
     // Back: the whole history arrives without a restart of the cockpit.
     prom.restart();
-    wait_for("refill", Duration::from_secs(30), &|a| {
+    polling.wait_for("refill", Duration::from_secs(90), |a| {
         a.iter().any(|a| a.refill && a.result.is_ok())
     });
-    cancel.cancel();
-    let answers = answers.lock().expect("answers");
+    polling.stop();
+    let answers = polling.answers.lock().expect("answers");
     let refill = answers
         .iter()
         .find(|a| a.refill && a.result.is_ok())

@@ -24,7 +24,9 @@ pub use json::{
     BAND_LABEL, EXTERNAL_SUFFIX, ExternalPoint, JsonSource, external_forecast,
     external_forecast_query,
 };
-pub use poller::{Answered, MIN_POLL_INTERVAL, Poller, Sink, SourceEvent, backfill_step_ms};
+pub use poller::{
+    Answered, MIN_POLL_INTERVAL, Poller, Sink, SourceEvent, TRIP_AFTER, backfill_step_ms,
+};
 pub use prometheus::PrometheusSource;
 pub use record::{Recorder, RecordingSource, ReplaySource};
 
@@ -79,6 +81,9 @@ pub enum SourceError {
     TooLarge { limit: u64 },
     #[error("{0}")]
     Command(String),
+    /// The poller left a source that keeps failing alone for a while.
+    #[error("not asked: {0}")]
+    NotAsked(String),
     #[error("{0}")]
     Other(String),
 }

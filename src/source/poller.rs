@@ -2,13 +2,19 @@
 //! query every refresh. A task awaits its own request before the next tick,
 //! so a slow query is never stacked; missed ticks are skipped.
 //!
+//! A source that keeps failing (refused, timed out, 5xx, 429) is left alone
+//! for a while after `TRIP_AFTER` failures in a row, then probed with one
+//! request (see `Breaker`): a stalled Prometheus is not sent every query on
+//! every poll, and its queries fail at once instead of each waiting out its
+//! timeout.
+//!
 //! History that a failed backfill or failed polls left out is fetched again
 //! with a range query once the source answers (see `Gap`): a Prometheus
 //! that was down when the cockpit started, or during an incident, still
 //! ends up with its whole history on the screen and in the forecasts.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -54,6 +60,95 @@ pub struct Answered {
     /// A range query that fills a gap failed requests left, not the
     /// start-up backfill.
     pub refill: bool,
+}
+
+/// Requests in a row that find a source down before it is left alone.
+pub const TRIP_AFTER: u32 = 3;
+/// The longest a tripped source is left alone before one request probes it.
+const MAX_COOL_DOWN: Duration = Duration::from_secs(60);
+
+/// Whether a failure says the source itself is down or overloaded (and not
+/// that one query is wrong).
+fn says_down(e: &SourceError) -> bool {
+    match e {
+        SourceError::Timeout(_) | SourceError::Connect(_) => true,
+        SourceError::Http { status, .. } => *status >= 500 || *status == 429,
+        _ => false,
+    }
+}
+
+/// One source's circuit breaker, shared by its queries: a pure state
+/// machine over real time. Closed, it lets every request go; after
+/// `TRIP_AFTER` requests in a row found the source down it opens for a
+/// cool-down (the refresh interval, doubling on each failed probe up to
+/// `MAX_COOL_DOWN`); then one request goes as a probe and its answer
+/// closes it or opens it again.
+#[derive(Debug, Clone)]
+struct Breaker {
+    first_cool: Duration,
+    cool: Duration,
+    in_row: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+    last: String,
+}
+
+impl Breaker {
+    fn new(refresh: Duration) -> Breaker {
+        let first_cool = refresh.min(MAX_COOL_DOWN);
+        Breaker {
+            first_cool,
+            cool: first_cool,
+            in_row: 0,
+            open_until: None,
+            probing: false,
+            last: String::new(),
+        }
+    }
+
+    /// May a request go now? The error says why not.
+    fn admit(&mut self, now: Instant) -> Result<(), SourceError> {
+        let Some(until) = self.open_until else {
+            return Ok(());
+        };
+        if now >= until && !self.probing {
+            self.probing = true;
+            return Ok(());
+        }
+        let next = if now < until {
+            format!("next try in {:.0}s", (until - now).as_secs_f64().ceil())
+        } else {
+            "a probe is under way".into()
+        };
+        Err(SourceError::NotAsked(format!(
+            "{} requests in a row found the source down ({}); {next}",
+            self.in_row, self.last
+        )))
+    }
+
+    /// Takes the outcome of a request that went.
+    fn record(&mut self, now: Instant, result: &Result<Answer, SourceError>) {
+        match result {
+            Err(e) if says_down(e) => {
+                self.in_row += 1;
+                self.last = e.to_string();
+                if self.probing {
+                    self.probing = false;
+                    self.cool = (self.cool * 2).min(MAX_COOL_DOWN);
+                    self.open_until = Some(now + self.cool);
+                } else if self.in_row >= TRIP_AFTER && self.open_until.is_none() {
+                    self.open_until = Some(now + self.cool);
+                }
+            }
+            // An answer, even an error about the query, shows it is up.
+            _ => {
+                self.in_row = 0;
+                self.open_until = None;
+                self.probing = false;
+                self.cool = self.first_cool;
+            }
+        }
+    }
 }
 
 /// What one request asks for.
@@ -129,6 +224,25 @@ pub enum SourceEvent {
 
 pub type Sink = Arc<dyn Fn(SourceEvent) + Send + Sync>;
 
+/// The answer to `q` asked at `at_ms`.
+fn answered(
+    q: &QuerySpec,
+    fetch: Fetch,
+    at_ms: i64,
+    result: Result<Answer, SourceError>,
+    latency: Duration,
+) -> Answered {
+    Answered {
+        query: q.name.clone(),
+        source: q.source.clone(),
+        result,
+        latency,
+        at_ms,
+        backfill: fetch != Fetch::Instant,
+        refill: matches!(fetch, Fetch::Refill(_)),
+    }
+}
+
 /// Timing settings of one source.
 #[derive(Debug, Clone, Copy)]
 struct Timing {
@@ -142,6 +256,7 @@ pub struct Poller {
     limits: HashMap<String, Arc<Semaphore>>,
     concurrency: HashMap<String, usize>,
     timing: HashMap<String, Timing>,
+    breakers: HashMap<String, Mutex<Breaker>>,
 }
 
 impl Poller {
@@ -149,11 +264,14 @@ impl Poller {
         let mut timing = HashMap::new();
         let mut limits = HashMap::new();
         let mut concurrency = HashMap::new();
+        let mut breakers = HashMap::new();
         for s in &config.sources {
+            let refresh = s.refresh.unwrap_or(config.cockpit.refresh).0;
+            breakers.insert(s.name.clone(), Mutex::new(Breaker::new(refresh)));
             timing.insert(
                 s.name.clone(),
                 Timing {
-                    refresh: s.refresh.unwrap_or(config.cockpit.refresh).0,
+                    refresh,
                     timeout: s.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
                     history_ms: config.cockpit.history.as_millis_i64(),
                 },
@@ -170,7 +288,24 @@ impl Poller {
             limits,
             concurrency,
             timing,
+            breakers,
         }
+    }
+
+    /// `run_one` behind the source's breaker: what the poll loop uses (a
+    /// one-shot `report` asks every query whatever the others found).
+    async fn run_guarded(&self, q: &QuerySpec, clock: &Clock, fetch: Fetch) -> Answered {
+        let breaker = self.breakers.get(&q.source);
+        if let Some(Err(e)) =
+            breaker.and_then(|b| b.lock().ok().map(|mut b| b.admit(Instant::now())))
+        {
+            return answered(q, fetch, clock.now_ms(), Err(e), Duration::ZERO);
+        }
+        let a = self.run_one(q, clock, fetch).await;
+        if let Some(mut b) = breaker.and_then(|b| b.lock().ok()) {
+            b.record(Instant::now(), &a.result);
+        }
+        a
     }
 
     async fn run_one(&self, q: &QuerySpec, clock: &Clock, fetch: Fetch) -> Answered {
@@ -224,15 +359,7 @@ impl Poller {
                 q.source
             ))),
         };
-        Answered {
-            query: q.name.clone(),
-            source: q.source.clone(),
-            result,
-            latency: started.elapsed(),
-            at_ms,
-            backfill,
-            refill: matches!(fetch, Fetch::Refill(_)),
-        }
+        answered(q, fetch, at_ms, result, started.elapsed())
     }
 
     /// Starts one task per query; they stop when `cancel` is cancelled.
@@ -262,7 +389,7 @@ impl Poller {
                 };
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    a = me.run_one(&q, &clock, Fetch::Backfill) => deliver(&mut gap, a),
+                    a = me.run_guarded(&q, &clock, Fetch::Backfill) => deliver(&mut gap, a),
                 }
                 let real = t
                     .refresh
@@ -278,12 +405,12 @@ impl Poller {
                     if let Some(since) = gap.due() {
                         tokio::select! {
                             _ = cancel.cancelled() => return,
-                            a = me.run_one(&q, &clock, Fetch::Refill(since)) => deliver(&mut gap, a),
+                            a = me.run_guarded(&q, &clock, Fetch::Refill(since)) => deliver(&mut gap, a),
                         }
                     }
                     tokio::select! {
                         _ = cancel.cancelled() => return,
-                        a = me.run_one(&q, &clock, Fetch::Instant) => deliver(&mut gap, a),
+                        a = me.run_guarded(&q, &clock, Fetch::Instant) => deliver(&mut gap, a),
                     }
                 }
             });
@@ -304,26 +431,21 @@ impl Poller {
             .max()
             .unwrap_or(Duration::from_secs(41));
         let deadline = tokio::time::Instant::now() + bound;
-        let late = |q: &QuerySpec, backfill: bool| Answered {
-            query: q.name.clone(),
-            source: q.source.clone(),
-            result: Err(SourceError::Timeout(format!(
+        let late = |q: &QuerySpec, fetch: Fetch| {
+            let error = SourceError::Timeout(format!(
                 "{:.1}s: no answer before the deadline of this run; the source's request slots (concurrency {}) stayed busy",
                 bound.as_secs_f64(),
                 self.concurrency.get(&q.source).copied().unwrap_or(0)
-            ))),
-            latency: bound,
-            at_ms: clock.now_ms(),
-            backfill,
-            refill: false,
+            ));
+            answered(q, fetch, clock.now_ms(), Err(error), bound)
         };
         let tasks = queries.iter().map(|q| async move {
             let b = tokio::time::timeout_at(deadline, self.run_one(q, clock, Fetch::Backfill))
                 .await
-                .unwrap_or_else(|_| late(q, true));
+                .unwrap_or_else(|_| late(q, Fetch::Backfill));
             let i = tokio::time::timeout_at(deadline, self.run_one(q, clock, Fetch::Instant))
                 .await
-                .unwrap_or_else(|_| late(q, false));
+                .unwrap_or_else(|_| late(q, Fetch::Instant));
             [b, i]
         });
         futures_util::future::join_all(tasks)
@@ -360,6 +482,92 @@ mod tests {
     fn feed(g: &mut Gap, at_ms: i64, ok: bool, fetch: Fetch) -> Option<i64> {
         g.answered(&answer(at_ms, ok, fetch), HISTORY_START);
         g.due()
+    }
+
+    fn refused() -> Result<Answer, SourceError> {
+        Err(SourceError::Connect("refused".into()))
+    }
+
+    #[test]
+    fn a_breaker_opens_after_failures_in_a_row_and_probes_with_one_request() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut b = Breaker::new(Duration::from_secs(15));
+        for _ in 0..TRIP_AFTER {
+            assert!(b.admit(at(0)).is_ok());
+            b.record(at(0), &refused());
+        }
+        let e = b.admit(at(1)).expect_err("open").to_string();
+        assert_eq!(
+            e,
+            "not asked: 3 requests in a row found the source down (cannot connect: refused); next try in 14s"
+        );
+        // After the cool-down one probe goes; the others wait for it.
+        assert!(b.admit(at(15)).is_ok());
+        assert!(
+            b.admit(at(15))
+                .expect_err("probing")
+                .to_string()
+                .contains("a probe is under way")
+        );
+        // A failed probe doubles the cool-down, up to a minute.
+        b.record(at(16), &refused());
+        assert!(b.admit(at(45)).is_err());
+        assert!(b.admit(at(46)).is_ok());
+        b.record(at(46), &refused());
+        assert!(b.admit(at(105)).is_err());
+        assert!(b.admit(at(106)).is_ok());
+        b.record(at(106), &refused());
+        assert!(b.admit(at(165)).is_err());
+        assert!(b.admit(at(166)).is_ok(), "capped at 60 s");
+        // The probe answers: closed, and the cool-down starts over.
+        b.record(at(166), &Ok(Answer::default()));
+        assert!(b.admit(at(166)).is_ok());
+        for _ in 0..TRIP_AFTER {
+            b.record(at(170), &refused());
+        }
+        assert!(b.admit(at(184)).is_err());
+        assert!(b.admit(at(185)).is_ok());
+    }
+
+    #[test]
+    fn errors_about_the_query_do_not_trip_the_breaker() {
+        let now = Instant::now();
+        let mut b = Breaker::new(Duration::from_secs(15));
+        for _ in 0..10 {
+            b.record(
+                now,
+                &Err(SourceError::Api {
+                    error_type: "bad_data".into(),
+                    error: "parse error".into(),
+                }),
+            );
+            b.record(
+                now,
+                &Err(SourceError::Http {
+                    status: 404,
+                    body: "not found".into(),
+                }),
+            );
+        }
+        assert!(b.admit(now).is_ok());
+        // Overload does: 503 and 429, and timeouts.
+        b.record(
+            now,
+            &Err(SourceError::Http {
+                status: 503,
+                body: String::new(),
+            }),
+        );
+        b.record(
+            now,
+            &Err(SourceError::Http {
+                status: 429,
+                body: String::new(),
+            }),
+        );
+        b.record(now, &Err(SourceError::Timeout("1.0s".into())));
+        assert!(b.admit(now).is_err());
     }
 
     #[test]

@@ -152,3 +152,77 @@ pub fn approx(v: &serde_json::Value, want: f64) -> bool {
     v.as_f64()
         .is_some_and(|x| (x - want).abs() <= 1e-9 * want.abs().max(1.0))
 }
+
+/// The poller of a configuration running in this process, as the cockpit
+/// runs it, with every answer kept for the test to read.
+pub struct Polling {
+    pub answers: std::sync::Arc<std::sync::Mutex<Vec<capdeck::source::Answered>>>,
+    cancel: tokio_util::sync::CancellationToken,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Polling {
+    /// Polls the queries of `config_file` whose names `keep` accepts, on a
+    /// clock standing at NOW.
+    pub fn start(config_file: &Path, keep: impl Fn(&str) -> bool) -> Polling {
+        use capdeck::source::{Poller, Sink, SourceEvent, build_sources, trigger_queries};
+        use std::sync::{Arc, Mutex};
+        let loaded = capdeck::config::load_file(config_file).expect("config");
+        let clock = capdeck::time::Clock::fixed(NOW_S * 1000);
+        let sources = build_sources(&loaded.config, &clock).expect("sources");
+        let poller = Arc::new(Poller::new(&loaded.config, sources));
+        let queries: Vec<_> = trigger_queries(&loaded.config)
+            .into_iter()
+            .filter(|q| keep(&q.name))
+            .collect();
+        let answers: Arc<Mutex<Vec<capdeck::source::Answered>>> = Arc::default();
+        let seen = answers.clone();
+        let sink: Sink = Arc::new(move |SourceEvent::Answered(a)| {
+            if let Ok(mut v) = seen.lock() {
+                v.push(a);
+            }
+        });
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let cancel = tokio_util::sync::CancellationToken::new();
+        {
+            let _inside = rt.enter();
+            poller.spawn(queries, clock, sink, cancel.clone());
+        }
+        Polling {
+            answers,
+            cancel,
+            _rt: rt,
+        }
+    }
+
+    /// Waits until `done` holds for the answers so far, at most `limit`.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&[capdeck::source::Answered]) -> bool,
+    ) {
+        let started = Instant::now();
+        loop {
+            let answers = self.answers.lock().expect("answers");
+            if done(&answers) {
+                return;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "no {what} within {limit:?}: {:?}",
+                answers
+                    .iter()
+                    .map(|a| (a.backfill, a.refill, a.result.as_ref().err()))
+                    .collect::<Vec<_>>()
+            );
+            drop(answers);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops polling; the answers stay readable.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+}

@@ -123,6 +123,18 @@ pub trait Source: Send + Sync {
     ) -> BoxFuture<'a, Result<Answer, SourceError>> {
         self.instant(q, end_ms)
     }
+
+    /// The poller gave up on a request of this source at its hard bound:
+    /// `range` is the range asked for, if any. A recording notes it; other
+    /// sources have nothing to do.
+    fn cut_off(
+        &self,
+        _q: &QuerySpec,
+        _at_ms: i64,
+        _range: Option<(i64, i64, i64)>,
+        _error: &SourceError,
+    ) {
+    }
 }
 
 /// Every query the configuration's triggers need: each value, and each

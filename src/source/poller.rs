@@ -338,17 +338,26 @@ impl Poller {
                     Ok(_permit) => {
                         let step = backfill_step_ms(t.history_ms, t.refresh.as_millis() as i64);
                         let window_start = at_ms - t.history_ms;
-                        let fut = match fetch {
-                            Fetch::Instant => src.instant(q, at_ms),
-                            Fetch::Backfill => src.range(q, window_start, at_ms, step),
+                        let range = match fetch {
+                            Fetch::Instant => None,
+                            Fetch::Backfill => Some((window_start, at_ms, step)),
                             Fetch::Refill(since) => {
-                                src.range(q, since.clamp(window_start, at_ms), at_ms, step)
+                                Some((since.clamp(window_start, at_ms), at_ms, step))
                             }
+                        };
+                        let fut = match range {
+                            None => src.instant(q, at_ms),
+                            Some((start, end, step)) => src.range(q, start, end, step),
                         };
                         match tokio::time::timeout_at(deadline, fut).await {
                             Ok(r) => r,
                             Err(_) => {
-                                Err(SourceError::Timeout(format!("{:.1}s", bound.as_secs_f64())))
+                                let e = SourceError::Timeout(format!(
+                                    "{:.1}s: the poller's bound; the source had not answered",
+                                    bound.as_secs_f64()
+                                ));
+                                src.cut_off(q, at_ms, range, &e);
+                                Err(e)
                             }
                         }
                     }
@@ -568,6 +577,85 @@ mod tests {
         );
         b.record(now, &Err(SourceError::Timeout("1.0s".into())));
         assert!(b.admit(now).is_err());
+    }
+
+    /// A request given up on: query, range, error.
+    type Cut = (String, Option<(i64, i64, i64)>, String);
+
+    /// Never answers; notes what the poller gave up on.
+    #[derive(Default)]
+    struct Silent {
+        cut: std::sync::Mutex<Vec<Cut>>,
+    }
+
+    impl Source for Silent {
+        fn name(&self) -> &str {
+            "prom"
+        }
+        fn kind(&self) -> crate::config::SourceKind {
+            crate::config::SourceKind::Prometheus
+        }
+        fn instant<'a>(
+            &'a self,
+            _q: &'a QuerySpec,
+            _at_ms: i64,
+        ) -> super::super::BoxFuture<'a, Result<Answer, SourceError>> {
+            Box::pin(std::future::pending())
+        }
+        fn cut_off(
+            &self,
+            q: &QuerySpec,
+            _at_ms: i64,
+            range: Option<(i64, i64, i64)>,
+            error: &SourceError,
+        ) {
+            if let Ok(mut c) = self.cut.lock() {
+                c.push((q.name.to_string(), range, error.to_string()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_cut_off_at_the_bound_is_told_to_its_source() {
+        let text = r#"
+[cockpit]
+refresh = "60s"
+history = "1h"
+
+[[source]]
+name = "prom"
+kind = "prometheus"
+url = "http://127.0.0.1:9"
+timeout = "50ms"
+
+[[domain]]
+id = "d"
+title = "D"
+
+  [[domain.trigger]]
+  id = "t"
+  title = "T"
+  query = "up"
+  capacity = 1
+"#;
+        let loaded = crate::config::parse(text, crate::config::Origin::Embedded).expect("config");
+        let silent = Arc::new(Silent::default());
+        let poller = Poller::new(&loaded.config, vec![silent.clone()]);
+        let queries = super::super::trigger_queries(&loaded.config);
+        let clock = Clock::fixed(3_600_000 * 24);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let answers = rt.block_on(poller.collect_once(&queries, &clock));
+        assert_eq!(answers.len(), 2);
+        let cut = silent.cut.lock().expect("cut").clone();
+        let now = 3_600_000 * 24;
+        assert_eq!(
+            cut.iter().map(|c| (c.0.as_str(), c.1)).collect::<Vec<_>>(),
+            vec![("d/t", Some((now - 3_600_000, now, 60_000))), ("d/t", None)]
+        );
+        assert!(cut[0].2.contains("the poller's bound"), "{}", cut[0].2);
     }
 
     #[test]

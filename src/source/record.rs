@@ -294,6 +294,18 @@ impl Source for RecordingSource {
             r
         })
     }
+
+    /// So that a replay shows the same gap the session saw.
+    fn cut_off(
+        &self,
+        q: &QuerySpec,
+        at_ms: i64,
+        range: Option<(i64, i64, i64)>,
+        error: &SourceError,
+    ) {
+        self.inner.cut_off(q, at_ms, range, error);
+        self.log(q, range, at_ms, Instant::now(), &Err(error.clone()));
+    }
 }
 
 /// Every exchange of a recording, in file order. A torn last member (the
@@ -532,6 +544,25 @@ mod tests {
                 .contains("no answer for `other`")
         );
         assert_eq!(recording_start(&path).unwrap(), Some(1000));
+    }
+
+    #[test]
+    fn a_request_the_poller_cut_off_replays_as_that_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.capdeck");
+        let rec = Arc::new(Recorder::create(&path).unwrap());
+        let src = RecordingSource::new(Arc::new(Fixed), rec.clone());
+        let cut =
+            SourceError::Timeout("3.0s: the poller's bound; the source had not answered".into());
+        src.cut_off(&q("d/t"), 1000, Some((0, 1000, 100)), &cut);
+        drop(src);
+        rec.finish();
+        let replay = ReplaySource::open("prom", &path).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let got = rt.block_on(replay.range(&q("d/t"), 0, 1000, 100));
+        assert_eq!(got.unwrap_err(), cut);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! the poller runs one task per query, so a slow query never blocks another
 //! nor the screen, and at most one request per query is in flight.
 
+mod breaker;
 mod command;
 mod demo;
+mod gap;
 pub mod http;
 mod json;
 mod poller;
@@ -18,15 +20,15 @@ use crate::capacity::{capacity_query, value_query};
 use crate::config::{Config, SourceKind};
 use crate::series::{Labels, Sample};
 
+pub use breaker::TRIP_AFTER;
 pub use command::CommandSource;
 pub use demo::DemoSource;
+pub use gap::MAX_REFILL_WAIT_POLLS;
 pub use json::{
     BAND_LABEL, EXTERNAL_SUFFIX, ExternalPoint, JsonSource, external_forecast,
     external_forecast_query,
 };
-pub use poller::{
-    Answered, MIN_POLL_INTERVAL, Poller, Sink, SourceEvent, TRIP_AFTER, backfill_step_ms,
-};
+pub use poller::{Answered, MIN_POLL_INTERVAL, Poller, Sink, SourceEvent, backfill_step_ms};
 pub use prometheus::PrometheusSource;
 pub use record::{Recorder, RecordingSource, ReplaySource};
 
